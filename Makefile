@@ -1,0 +1,60 @@
+# sallyport — every workflow is a make target; nothing needs installing by hand.
+SHELL := /bin/bash
+CARGO ?= cargo
+FUZZ_SECONDS ?= 60
+FUZZ_LONG_SECONDS ?= 1800
+
+.PHONY: all build test lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+## test: what CI runs — formatting, lints, the sans-IO purity check, then every test.
+test: toolchain fmt-check clippy purity unit
+
+toolchain:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+purity:
+	scripts/check-proto-purity.sh
+
+unit:
+	$(CARGO) test --all-targets
+
+lint: fmt-check clippy purity
+
+## demo: runs the product on its embedded default.
+demo:
+	$(CARGO) run --release --quiet -- demo
+
+## bench-codec: criterion, our codec vs the h2 crate on the same in-memory work.
+bench-codec:
+	$(CARGO) bench --bench codec
+
+## fuzz-smoke: every fuzz target for $(FUZZ_SECONDS) s; fails on any crash.
+fuzz-smoke: fuzz-tools
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## fuzz: long runs ($(FUZZ_LONG_SECONDS) s per target).
+fuzz: fuzz-tools
+	scripts/fuzz.sh $(FUZZ_LONG_SECONDS)
+
+fuzz-tools:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+clean:
+	$(CARGO) clean
+	rm -rf fuzz/target
