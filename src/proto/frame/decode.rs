@@ -51,10 +51,9 @@ impl Frame {
                             "HEADERS too short for its priority fields",
                         ));
                     }
+                    // A self-dependency is a stream error (§5.3.1), but the header block must
+                    // still be decoded to keep HPACK in sync: the connection checks it.
                     let spec = priority_spec(&block[..5]);
-                    if spec.dependency == sid {
-                        return Err(FrameError::stream(sid, PROTOCOL, "stream depends on itself"));
-                    }
                     block = block.slice(5..);
                     Some(spec)
                 } else {
@@ -71,11 +70,19 @@ impl Frame {
             kind::PRIORITY => {
                 on_stream("PRIORITY on stream 0")?;
                 if payload.len() != 5 {
-                    return Err(FrameError::stream(sid, FRAME_SIZE, "PRIORITY length is not 5"));
+                    return Err(FrameError::stream(
+                        sid,
+                        FRAME_SIZE,
+                        "PRIORITY length is not 5",
+                    ));
                 }
                 let spec = priority_spec(&payload);
                 if spec.dependency == sid {
-                    return Err(FrameError::stream(sid, PROTOCOL, "stream depends on itself"));
+                    return Err(FrameError::stream(
+                        sid,
+                        PROTOCOL,
+                        "stream depends on itself",
+                    ));
                 }
                 Frame::Priority(Priority {
                     stream_id: sid,
@@ -96,7 +103,10 @@ impl Frame {
                 on_connection("SETTINGS on a stream")?;
                 let ack = header.has(flags::ACK);
                 if ack && !payload.is_empty() {
-                    return Err(FrameError::connection(FRAME_SIZE, "SETTINGS ACK with a payload"));
+                    return Err(FrameError::connection(
+                        FRAME_SIZE,
+                        "SETTINGS ACK with a payload",
+                    ));
                 }
                 if payload.len() % 6 != 0 {
                     return Err(FrameError::connection(
@@ -197,11 +207,17 @@ fn strip_padding(header: &FrameHeader, mut payload: Bytes) -> Result<Bytes, Fram
         return Ok(payload);
     }
     let Some(&pad) = payload.first() else {
-        return Err(FrameError::connection(FRAME_SIZE, "PADDED frame without a pad length"));
+        return Err(FrameError::connection(
+            FRAME_SIZE,
+            "PADDED frame without a pad length",
+        ));
     };
     let pad = usize::from(pad);
     if pad >= payload.len() {
-        return Err(FrameError::connection(PROTOCOL, "padding longer than the payload"));
+        return Err(FrameError::connection(
+            PROTOCOL,
+            "padding longer than the payload",
+        ));
     }
     let end = payload.len() - pad;
     payload.truncate(end);

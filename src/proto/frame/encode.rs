@@ -33,7 +33,11 @@ pub fn encode_header_block(
     let prefix = if promised_id.is_some() { 4 } else { 0 };
     let first_len = block.len().min(max - prefix);
     let (first, mut rest) = block.split_at(first_len);
-    let mut fl = if rest.is_empty() { flags::END_HEADERS } else { 0 };
+    let mut fl = if rest.is_empty() {
+        flags::END_HEADERS
+    } else {
+        0
+    };
     let kind = match promised_id {
         Some(_) => kind::PUSH_PROMISE,
         None => {
@@ -62,7 +66,11 @@ pub fn encode_header_block(
         FrameHeader {
             length: n as u32,
             kind: kind::CONTINUATION,
-            flags: if rest.is_empty() { flags::END_HEADERS } else { 0 },
+            flags: if rest.is_empty() {
+                flags::END_HEADERS
+            } else {
+                0
+            },
             stream_id,
         }
         .encode(dst);
@@ -108,8 +116,13 @@ impl Frame {
             }
             Frame::Settings(f) => {
                 let len = if f.ack { 0 } else { f.settings.encoded_len() };
-                header(len, kind::SETTINGS, bit(f.ack, flags::ACK), StreamId::CONNECTION)
-                    .encode(dst);
+                header(
+                    len,
+                    kind::SETTINGS,
+                    bit(f.ack, flags::ACK),
+                    StreamId::CONNECTION,
+                )
+                .encode(dst);
                 if !f.ack {
                     f.settings.encode(dst);
                 }
@@ -125,7 +138,13 @@ impl Frame {
                 dst.extend_from_slice(&f.payload);
             }
             Frame::GoAway(f) => {
-                header(8 + f.debug_data.len(), kind::GOAWAY, 0, StreamId::CONNECTION).encode(dst);
+                header(
+                    8 + f.debug_data.len(),
+                    kind::GOAWAY,
+                    0,
+                    StreamId::CONNECTION,
+                )
+                .encode(dst);
                 dst.put_u32(f.last_stream_id.value());
                 dst.put_u32(f.reason.as_u32());
                 dst.extend_from_slice(&f.debug_data);

@@ -101,10 +101,17 @@ impl FrameHeader {
 
     /// Writes the header. `length` must fit in 24 bits (callers never build larger frames).
     pub fn encode(&self, dst: &mut bytes::BytesMut) {
+        dst.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The header's 9 wire bytes.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         debug_assert!(self.length <= MAX_MAX_FRAME_SIZE);
         let l = self.length.to_be_bytes();
-        dst.extend_from_slice(&[l[1], l[2], l[3], self.kind, self.flags]);
-        dst.extend_from_slice(&self.stream_id.value().to_be_bytes());
+        let s = self.stream_id.value().to_be_bytes();
+        [
+            l[1], l[2], l[3], self.kind, self.flags, s[0], s[1], s[2], s[3],
+        ]
     }
 
     /// True if `flag` is set.

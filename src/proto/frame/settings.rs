@@ -121,10 +121,8 @@ impl Settings {
             }
             Setting::MaxHeaderListSize => self.max_header_list_size = Some(value),
             Setting::EnableConnectProtocol => {
-                self.enable_connect_protocol = Some(flag(
-                    value,
-                    "SETTINGS_ENABLE_CONNECT_PROTOCOL not 0 or 1",
-                )?)
+                self.enable_connect_protocol =
+                    Some(flag(value, "SETTINGS_ENABLE_CONNECT_PROTOCOL not 0 or 1")?)
             }
         }
         Ok(())

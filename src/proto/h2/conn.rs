@@ -54,6 +54,8 @@ pub(crate) type StreamMap = HashMap<u32, Stream, BuildHasherDefault<IdHasher>>;
 pub(crate) struct PartialBlock {
     pub(crate) stream_id: StreamId,
     pub(crate) end_stream: bool,
+    /// The HEADERS frame made the stream depend on itself (§5.3.1): reset it once decoded.
+    pub(crate) self_dependent: bool,
     pub(crate) block: BytesMut,
     pub(crate) frames: u32,
 }
@@ -577,18 +579,17 @@ impl Connection {
         self.encoder.encode(fields, &mut self.pending);
         let block_len = self.pending.len() - start - frame::HEADER_LEN;
         if block_len <= self.peer_max_frame_size as usize {
-            let mut hdr = BytesMut::with_capacity(frame::HEADER_LEN);
             let mut fl = frame::flags::END_HEADERS;
             if end_stream {
                 fl |= frame::flags::END_STREAM;
             }
-            frame::FrameHeader {
+            let hdr = frame::FrameHeader {
                 length: block_len as u32,
                 kind: frame::kind::HEADERS,
                 flags: fl,
                 stream_id: id,
             }
-            .encode(&mut hdr);
+            .to_bytes();
             self.pending[start..start + frame::HEADER_LEN].copy_from_slice(&hdr);
         } else {
             let block = self.pending.split_off(start + frame::HEADER_LEN);

@@ -226,8 +226,9 @@ impl Connection {
         if h.fragment.is_empty() && !h.end_headers {
             self.spend_empty()?;
         }
+        let self_dependent = h.priority.is_some_and(|p| p.dependency == h.stream_id);
         if h.end_headers {
-            return self.recv_header_block(h.stream_id, h.fragment, h.end_stream);
+            return self.recv_header_block(h.stream_id, h.fragment, h.end_stream, self_dependent);
         }
         if h.fragment.len() > self.config.max_header_block_size as usize {
             return Err(self.fail(ConnectionError::Flood(Flood::HeaderBlock)));
@@ -235,6 +236,7 @@ impl Connection {
         self.continuation = Some(PartialBlock {
             stream_id: h.stream_id,
             end_stream: h.end_stream,
+            self_dependent,
             block: BytesMut::from(&h.fragment[..]),
             frames: 0,
         });
@@ -264,12 +266,18 @@ impl Connection {
         let Some(p) = self.continuation.take() else {
             return Ok(());
         };
-        self.recv_header_block(id, p.block.freeze(), p.end_stream)
+        self.recv_header_block(id, p.block.freeze(), p.end_stream, p.self_dependent)
     }
 
     /// A complete header block. It is always decoded, even for a stream we are about to
     /// refuse, because the HPACK context is shared by the whole connection.
-    fn recv_header_block(&mut self, id: StreamId, block: Bytes, end_stream: bool) -> Result {
+    fn recv_header_block(
+        &mut self,
+        id: StreamId,
+        block: Bytes,
+        end_stream: bool,
+        self_dependent: bool,
+    ) -> Result {
         self.decoded.clear();
         let max_list = self.config.max_header_list_size as usize;
         let too_large = match self.decoder.decode(&block, max_list, &mut self.decoded) {
@@ -283,7 +291,20 @@ impl Connection {
             Err(_) => true,
         };
         let list = std::mem::take(&mut self.decoded);
-        if !self.is_local_initiated(id) && id.value() > self.last_peer_id {
+        let new_peer_stream = !self.is_local_initiated(id) && id.value() > self.last_peer_id;
+        if self_dependent {
+            if new_peer_stream {
+                if self.role == Role::Client {
+                    return Err(self.fail(protocol(
+                        Reason::PROTOCOL_ERROR,
+                        "server opened a stream without push",
+                    )));
+                }
+                self.last_peer_id = id.value();
+            }
+            return self.local_reset(id, Reason::PROTOCOL_ERROR);
+        }
+        if new_peer_stream {
             return self.recv_new_stream(id, list, end_stream, too_large);
         }
         let Some(s) = self.streams.get_mut(&id.value()) else {
@@ -379,6 +400,8 @@ impl Connection {
         self.last_peer_id = id.value();
         if self.goaway_sent.is_some_and(|last| id > last) {
             // After our GOAWAY: ignored, the peer learns from last_stream_id to retry.
+            // Remembered so its DATA already in flight is dropped without resets.
+            self.remember_reset(id);
             return Ok(());
         }
         if self.peer_open >= self.config.max_concurrent_streams {

@@ -415,3 +415,55 @@ fn send_buffer_cap_refuses_then_signals_writable() {
         .any(|e| matches!(e, Event::Writable { stream_id } if *stream_id == id)));
     assert_eq!(p.client.send_capacity(id), 100_000 - (100_000 - 65_535));
 }
+
+#[test]
+fn self_dependent_headers_reset_the_stream_but_keep_hpack_in_sync() {
+    use crate::proto::frame::{self, Headers, PrioritySpec};
+    let now = Timestamp::ZERO;
+    let mut server = Connection::new(Role::Server, Config::default(), now);
+    let mut attacker = crate::proto::hpack::Encoder::new();
+    let mut wire = BytesMut::from(&frame::PREFACE[..]);
+    Frame::Settings(SettingsFrame::default()).encode(&mut wire);
+    let req = [
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":authority", "erp"),
+        (":path", "/"),
+        ("x-custom", "value"),
+    ];
+    for (id, priority) in [(1, Some(1)), (3, None)] {
+        let mut block = BytesMut::new();
+        let fields = req.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes(), false));
+        attacker.encode(fields, &mut block);
+        Frame::Headers(Headers {
+            stream_id: StreamId::new(id),
+            fragment: block.freeze(),
+            end_stream: true,
+            end_headers: true,
+            priority: priority.map(|d| PrioritySpec {
+                dependency: StreamId::new(d),
+                exclusive: false,
+                weight: 15,
+            }),
+        })
+        .encode(&mut wire);
+    }
+    // Stream 3's block refers to table entries stream 1's block inserted.
+    server.recv(&mut wire, now).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(&events[0], Event::Request { stream_id, head, .. }
+        if stream_id.value() == 3 && head.get("x-custom").map(|v| &v[..]) == Some(&b"value"[..])));
+    let mut out = Vec::new();
+    server.poll_transmit(&mut out, usize::MAX);
+    let mut sent = BytesMut::from(&out.concat()[..]);
+    let mut resets = Vec::new();
+    while let Some(h) = frame::FrameHeader::parse(&sent) {
+        let _ = sent.split_to(frame::HEADER_LEN);
+        let payload = sent.split_to(h.length as usize).freeze();
+        if let Ok(Frame::RstStream(r)) = Frame::decode(h, payload) {
+            resets.push((r.stream_id.value(), r.reason));
+        }
+    }
+    assert_eq!(resets, vec![(1, Reason::PROTOCOL_ERROR)]);
+}
