@@ -380,7 +380,7 @@ mod tests {
         ];
         for (list, why) in cases {
             let e = req(list).unwrap_err();
-            assert!(e.contains(why) || !e.is_empty(), "{list:?}: {e}");
+            assert!(e.contains(why), "{list:?}: {e}");
         }
         let with = |extra: (&str, &str)| {
             let mut l = GET.to_vec();
@@ -390,7 +390,7 @@ mod tests {
         assert!(with(("Upper", "x")).is_err());
         assert!(with(("connection", "close")).is_err());
         assert!(with(("transfer-encoding", "chunked")).is_err());
-        assert!(with(("te", "gzip")).is_ok() == false);
+        assert!(with(("te", "gzip")).is_err());
         assert!(with(("te", "trailers")).is_ok());
         assert!(with(("x", "a\r\nb")).is_err());
         assert!(with(("x", "a\0b")).is_err());

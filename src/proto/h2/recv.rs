@@ -92,10 +92,10 @@ impl Connection {
                         "frame inside a header block",
                     )));
                 }
-                if self.is_idle(stream_id) && header.kind != frame::kind::PRIORITY {
-                    return Err(
-                        self.fail(protocol(Reason::PROTOCOL_ERROR, "frame on an idle stream"))
-                    );
+                if self.is_idle(stream_id) {
+                    // No RST_STREAM on an idle stream (§5.1): the error becomes the
+                    // connection's, with the same code.
+                    return Err(self.fail(protocol(reason, "invalid frame on an idle stream")));
                 }
                 return self.local_reset(stream_id, reason);
             }
@@ -188,6 +188,10 @@ impl Connection {
             // Closed: the bytes count for the connection window and are dropped.
             self.release_connection(len);
             if self.recently_reset(id) {
+                // Still budgeted when empty: otherwise a free flood (Config::empty_frame_budget).
+                if len == 0 && !d.end_stream {
+                    self.spend_empty()?;
+                }
                 return Ok(());
             }
             return self.local_reset(id, Reason::STREAM_CLOSED);
@@ -214,10 +218,10 @@ impl Connection {
             self.remove_stream(id);
         }
         if padding > 0 {
-            self.release_connection(padding);
-            if let Some(s) = self.streams.get_mut(&id.value()) {
-                s.recv_window += i64::from(padding);
-            }
+            // Padding is consumed on arrival: credit it like bytes the application released,
+            // so it is announced in a WINDOW_UPDATE (adding it to `recv_window` directly hid
+            // it from the peer and leaked the stream window until the stream stalled).
+            self.release_capacity(id, padding as usize);
         }
         Ok(())
     }
@@ -226,12 +230,12 @@ impl Connection {
         if h.fragment.is_empty() && !h.end_headers {
             self.spend_empty()?;
         }
+        if h.fragment.len() > self.config.max_header_block_size as usize {
+            return Err(self.fail(ConnectionError::Flood(Flood::HeaderBlock)));
+        }
         let self_dependent = h.priority.is_some_and(|p| p.dependency == h.stream_id);
         if h.end_headers {
             return self.recv_header_block(h.stream_id, h.fragment, h.end_stream, self_dependent);
-        }
-        if h.fragment.len() > self.config.max_header_block_size as usize {
-            return Err(self.fail(ConnectionError::Flood(Flood::HeaderBlock)));
         }
         self.continuation = Some(PartialBlock {
             stream_id: h.stream_id,
@@ -317,9 +321,17 @@ impl Connection {
             if self.recently_reset(id) {
                 return Ok(());
             }
+            if self.recent_closed.contains(&id) {
+                return Err(self.fail(protocol(
+                    Reason::STREAM_CLOSED,
+                    "HEADERS on a closed stream",
+                )));
+            }
+            // An id the peer skipped (implicitly closed) or one too old to tell: a new stream
+            // must have a higher id than every earlier one (§5.1.1).
             return Err(self.fail(protocol(
-                Reason::STREAM_CLOSED,
-                "HEADERS on a closed stream",
+                Reason::PROTOCOL_ERROR,
+                "HEADERS with a stream id below the last one",
             )));
         };
         if !s.recv_open() {
@@ -331,6 +343,11 @@ impl Connection {
         let event = match s.recv_heads {
             RecvHeads::AwaitingResponse => match ResponseHead::from_fields(list) {
                 Ok(head) if head.is_informational() => {
+                    // 1xx heads are legal in any number; budgeted like other frames
+                    // that do not move the stream forward.
+                    if !self.empty_frames.take(self.now) {
+                        return Err(self.fail(ConnectionError::Flood(Flood::EmptyFrames)));
+                    }
                     if end_stream {
                         Err(Reason::PROTOCOL_ERROR)
                     } else {
@@ -498,6 +515,9 @@ impl Connection {
                         s.recv_window -= shrink;
                     }
                 }
+            } else {
+                // We sent one SETTINGS; further ACKs acknowledge nothing.
+                return self.spend_empty();
             }
             return Ok(());
         }
@@ -505,6 +525,13 @@ impl Connection {
             return Err(self.fail(ConnectionError::Flood(Flood::Settings)));
         }
         let s = f.settings;
+        if self.role == Role::Client && s.enable_push == Some(true) {
+            // RFC 9113 §6.5.2: a server must not enable push.
+            return Err(self.fail(protocol(
+                Reason::PROTOCOL_ERROR,
+                "SETTINGS_ENABLE_PUSH = 1 from a server",
+            )));
+        }
         if let Some(n) = s.header_table_size {
             self.encoder.set_max_table_size(n as usize);
         }
@@ -546,9 +573,15 @@ impl Connection {
 
     fn recv_ping(&mut self, p: Ping) -> Result {
         if p.ack {
-            if !self.is_keepalive_ack(&p.payload) {
-                self.events.push_back(Event::PingAck { payload: p.payload });
+            if self.is_keepalive_ack(&p.payload) {
+                return Ok(());
             }
+            if self.user_pings == 0 {
+                // An ACK for nothing we sent: no progress, and no event to queue.
+                return self.spend_empty();
+            }
+            self.user_pings -= 1;
+            self.events.push_back(Event::PingAck { payload: p.payload });
             return Ok(());
         }
         if !self.pings.take(self.now) {
@@ -562,6 +595,11 @@ impl Connection {
 
     fn recv_goaway(&mut self, g: GoAway) -> Result {
         let last = g.last_stream_id;
+        if self.goaway_received.is_some() {
+            // Only the first GOAWAY is free; later ones may lower last_stream_id, but a
+            // stream of them is a flood of events.
+            self.spend_empty()?;
+        }
         let lowered = self.goaway_received.is_none_or(|prev| last < prev);
         if lowered {
             self.goaway_received = Some(last);
@@ -587,6 +625,10 @@ impl Connection {
             reason: g.reason,
             debug_data: g.debug_data,
         });
+        if g.reason != Reason::NO_ERROR {
+            // An error GOAWAY: the peer closes the transport right after it (§5.4.1).
+            return Err(self.fail(ConnectionError::PeerGoAway { reason: g.reason }));
+        }
         Ok(())
     }
 
@@ -600,6 +642,12 @@ impl Connection {
                     "connection window above 2^31-1",
                 )));
             }
+            if self.conn_send_window > 0 {
+                // Parked streams go first, in the order they were parked.
+                while let Some(id) = self.conn_blocked.pop_back() {
+                    self.ready.push_front(id);
+                }
+            }
             return Ok(());
         }
         let Some(s) = self.streams.get_mut(&w.stream_id.value()) else {
@@ -609,7 +657,8 @@ impl Connection {
                     "WINDOW_UPDATE on an idle stream",
                 )));
             }
-            return Ok(());
+            // Closed stream: legal (it may have crossed our RST_STREAM) but no progress.
+            return self.spend_empty();
         };
         s.send_window += i64::from(w.increment);
         if s.send_window > max {

@@ -45,10 +45,12 @@ impl Connection {
                     continue;
                 }
                 if conn_window <= 0 {
-                    // Blocked on the connection window: keep our place in line.
+                    // Blocked on the connection window: parked in order until the peer's
+                    // WINDOW_UPDATE, so streams behind it that only need END_STREAM or
+                    // trailers (no window) still go out.
                     s.scheduled = true;
-                    self.ready.push_front(id);
-                    break;
+                    self.conn_blocked.push_back(id);
+                    continue;
                 }
                 let n = front
                     .len()

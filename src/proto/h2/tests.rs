@@ -201,8 +201,10 @@ fn initial_window_change_applies_to_open_streams() {
     // The "client" announces a zero initial window: the server's open stream drops to
     // 0 and may go negative; nothing flows until a WINDOW_UPDATE.
     let mut raw = BytesMut::new();
-    let mut s = crate::proto::frame::Settings::default();
-    s.initial_window_size = Some(0);
+    let s = crate::proto::frame::Settings {
+        initial_window_size: Some(0),
+        ..Default::default()
+    };
     Frame::Settings(SettingsFrame {
         ack: false,
         settings: s,
