@@ -38,7 +38,8 @@ impl Flood {
 }
 
 /// The connection is over. A GOAWAY has been queued where the protocol asks for one: flush
-/// [`super::Connection::poll_transmit`] once more, then close the transport.
+/// [`super::Connection::poll_transmit`] once more, then close the transport. Every later
+/// `recv` or `handle_timeout` returns the same error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnectionError {
     /// The peer violated the protocol; we sent GOAWAY with `reason`.
@@ -61,8 +62,6 @@ pub enum ConnectionError {
     },
     /// Open streams did not finish within the drain timeout after GOAWAY.
     DrainTimeout,
-    /// The connection was already closed when the call was made.
-    Closed,
 }
 
 impl ConnectionError {
@@ -75,7 +74,7 @@ impl ConnectionError {
             ConnectionError::KeepaliveTimeout | ConnectionError::DrainTimeout => {
                 Some(Reason::NO_ERROR)
             }
-            ConnectionError::PeerGoAway { .. } | ConnectionError::Closed => None,
+            ConnectionError::PeerGoAway { .. } => None,
         }
     }
 }
@@ -91,7 +90,6 @@ impl fmt::Display for ConnectionError {
             ConnectionError::KeepaliveTimeout => f.write_str("peer stopped answering PINGs"),
             ConnectionError::PeerGoAway { reason } => write!(f, "peer sent GOAWAY ({reason})"),
             ConnectionError::DrainTimeout => f.write_str("streams did not drain after GOAWAY"),
-            ConnectionError::Closed => f.write_str("connection closed"),
         }
     }
 }
