@@ -383,6 +383,13 @@ impl Connection {
         }
     }
 
+    /// True if `id` is open and its sending side is still open (END_STREAM not queued yet).
+    pub fn can_send(&self, id: StreamId) -> bool {
+        self.streams
+            .get(&id.value())
+            .is_some_and(|s| !s.send_end_queued)
+    }
+
     /// Resets a stream (RST_STREAM with `reason`); its queued data is dropped. A no-op for a
     /// stream that is already closed.
     pub fn reset(&mut self, id: StreamId, reason: Reason) {
