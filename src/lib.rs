@@ -25,4 +25,11 @@
 //! same `Bytes` the application queued.
 #![deny(unsafe_code)]
 
+pub mod connector;
+pub mod demo;
+pub mod io;
+pub mod pki;
 pub mod proto;
+pub mod relay;
+pub mod tls;
+pub mod tunnel;

@@ -73,3 +73,34 @@ impl TransportWrite for TcpWrite {
         let _ = self.0.shutdown().await;
     }
 }
+
+/// TLS ([`crate::io::tls`]): the production transport.
+pub struct TlsTransport(pub crate::io::tls::TlsReader, pub crate::io::tls::TlsWriter);
+
+impl Transport for TlsTransport {
+    type Read = crate::io::tls::TlsReader;
+    type Write = crate::io::tls::TlsWriter;
+    fn split(self) -> (Self::Read, Self::Write) {
+        (self.0, self.1)
+    }
+}
+
+impl TransportRead for crate::io::tls::TlsReader {
+    async fn read(&mut self, dst: &mut BytesMut) -> io::Result<usize> {
+        crate::io::tls::TlsReader::read(self, dst)
+            .await
+            .map_err(io::Error::other)
+    }
+}
+
+impl TransportWrite for crate::io::tls::TlsWriter {
+    async fn write(&mut self, chunks: &[Bytes]) -> io::Result<()> {
+        crate::io::tls::TlsWriter::write(self, chunks)
+            .await
+            .map_err(io::Error::other)
+    }
+
+    async fn close(&mut self) {
+        let _ = crate::io::tls::TlsWriter::close(self).await;
+    }
+}

@@ -1,0 +1,434 @@
+//! Serving one tunnel stream: an HTTP request to an HTTP/1.1 backend, or a CONNECT stream to
+//! a TCP backend.
+//!
+//! Payload bytes are not copied here: request DATA arrives as `Bytes` slices of the tunnel's
+//! receive buffer and is written to the backend socket as they are (vectored with the chunk
+//! framing); backend bytes are read into a `BytesMut` whose filled part is split off and
+//! frozen into the `Bytes` the tunnel sends.
+
+use super::mapping::{Protocol, SystemMap};
+use super::pool::Pool;
+use crate::proto::h2::{field, RequestHead, ResponseHead};
+use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits, Method};
+use crate::proto::Reason;
+use crate::tunnel::{StreamEvent, StreamHandle};
+use bytes::{Bytes, BytesMut};
+use compio::buf::BufResult;
+use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::net::TcpStream;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Timeouts towards backends.
+#[derive(Clone, Copy, Debug)]
+pub struct BackendTimeouts {
+    /// TCP connect.
+    pub connect: Duration,
+    /// From the end of the request to the response head.
+    pub response: Duration,
+}
+
+/// Everything a stream handler needs; one per thread.
+pub struct Context {
+    /// The mapping of this connector's subaccount.
+    pub systems: SystemMap,
+    /// Idle backend connections.
+    pub pool: Pool,
+    /// Backend timeouts.
+    pub timeouts: BackendTimeouts,
+}
+
+const READ_CHUNK: usize = 64 << 10;
+
+/// Serves one stream to the end.
+pub async fn serve(ctx: Rc<Context>, stream: StreamHandle, head: RequestHead, end_stream: bool) {
+    let authority = head.authority.clone().unwrap_or_default();
+    let default_port = if head.scheme.as_deref() == Some(&b"https"[..]) {
+        443
+    } else {
+        80
+    };
+    let Some(system) = ctx.systems.lookup(&authority, default_port).cloned() else {
+        let text = format!(
+            "no system mapped for {}: the connector only serves its mapped virtual hosts\n",
+            String::from_utf8_lossy(&authority)
+        );
+        return answer(&stream, 403, &text).await;
+    };
+    match (head.is_connect(), system.protocol) {
+        (true, Protocol::Tcp) => tunnel_tcp(&ctx, stream, &system.internal).await,
+        (false, Protocol::Http) => forward_http(&ctx, stream, head, end_stream, &system).await,
+        (true, Protocol::Http) | (false, Protocol::Tcp) => {
+            answer(&stream, 405, "this system is mapped for another protocol\n").await
+        }
+    }
+}
+
+/// A short plain-text answer that ends the stream.
+async fn answer(stream: &StreamHandle, status: u16, text: &str) {
+    let mut head = ResponseHead::new(status);
+    head.fields
+        .push(field("content-type", "text/plain; charset=utf-8"));
+    head.fields
+        .push(field("content-length", text.len().to_string()));
+    head.fields.push(field("sallyport-error", "connector"));
+    if stream.send_response(&head, false).is_ok() {
+        let _ = stream
+            .send_data(Bytes::copy_from_slice(text.as_bytes()), true)
+            .await;
+    }
+}
+
+async fn connect(ctx: &Context, addr: &str) -> Result<TcpStream, String> {
+    match compio::time::timeout(ctx.timeouts.connect, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {:?}", ctx.timeouts.connect)),
+    }
+}
+
+async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, addr: &str) {
+    let backend = match connect(ctx, addr).await {
+        Ok(s) => s,
+        Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
+    };
+    if stream
+        .send_response(&ResponseHead::new(200), false)
+        .is_err()
+    {
+        return;
+    }
+    let (mut rd, mut wr) = backend.into_split();
+    let upstream = async {
+        // Tunnel → backend. Ends on END_STREAM (half-close) or a reset.
+        while let Some(ev) = stream.next().await {
+            match ev {
+                StreamEvent::Data { data, end_stream } => {
+                    let n = data.len();
+                    if !data.is_empty() {
+                        let BufResult(r, _) = wr.write_all(data).await;
+                        if r.is_err() {
+                            stream.reset(Reason::CONNECT_ERROR);
+                            return false;
+                        }
+                    }
+                    stream.release(n);
+                    if end_stream {
+                        let _ = wr.shutdown().await;
+                        return true;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
+    };
+    let downstream = async {
+        // Backend → tunnel. Ends on backend EOF (END_STREAM) or error (reset).
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            buf.reserve(READ_CHUNK);
+            let BufResult(r, b) = rd.append(buf).await;
+            buf = b;
+            match r {
+                Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),
+                Ok(_) => {
+                    let chunk = buf.split().freeze();
+                    if stream.send_data(chunk, false).await.is_err() {
+                        return false;
+                    }
+                }
+                Err(_) => {
+                    stream.reset(Reason::CONNECT_ERROR);
+                    return false;
+                }
+            }
+        }
+    };
+    let up = std::pin::pin!(upstream);
+    let down = std::pin::pin!(downstream);
+    // A clean half-close in one direction leaves the other running (TCP semantics). A reset
+    // or an error ends both: dropping the other half closes the backend socket at once.
+    match futures_util::future::select(up, down).await {
+        futures_util::future::Either::Left((true, down)) => drop(down.await),
+        futures_util::future::Either::Right((true, up)) => drop(up.await),
+        _ => {}
+    }
+}
+
+async fn forward_http(
+    ctx: &Context,
+    stream: StreamHandle,
+    head: RequestHead,
+    end_stream: bool,
+    system: &super::mapping::System,
+) {
+    let (mut backend, reused) = match ctx.pool.take(&system.internal) {
+        Some(b) => (b, true),
+        None => match connect(ctx, &system.internal).await {
+            Ok(b) => (b, false),
+            Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
+        },
+    };
+    let method = Method::from_bytes(&head.method).unwrap_or(Method::Get);
+    let body = if end_stream {
+        if matches!(method, Method::Post | Method::Put | Method::Patch) {
+            BodyKind::Length(0)
+        } else {
+            BodyKind::Empty
+        }
+    } else {
+        match head.content_length() {
+            Some(n) => BodyKind::Length(n),
+            None => BodyKind::Chunked,
+        }
+    };
+    let path = head
+        .path
+        .clone()
+        .unwrap_or_else(|| Bytes::from_static(b"/"));
+    let host = head.authority.clone().unwrap_or_default();
+    let fields = head
+        .fields
+        .iter()
+        .filter(|f| {
+            !http1::hop_by_hop(&f.name)
+                && &f.name[..] != b"host"
+                && &f.name[..] != b"content-length"
+        })
+        .map(|f| (f.name.clone(), f.value.clone()));
+    let mut out = BytesMut::with_capacity(1024);
+    if let Err(e) = http1::write_request_head(&method, &path, &host, fields, body, &mut out) {
+        return answer(&stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
+    }
+    let mut pending: Vec<Bytes> = vec![out.freeze()];
+    // Request body: DATA slices go to the backend as they are.
+    if !end_stream {
+        loop {
+            match stream.next().await {
+                Some(StreamEvent::Data { data, end_stream }) => {
+                    let n = data.len();
+                    if body == BodyKind::Chunked && !data.is_empty() {
+                        let mut h = BytesMut::with_capacity(16);
+                        http1::chunk_header(data.len(), &mut h);
+                        pending.push(h.freeze());
+                        pending.push(data);
+                        pending.push(Bytes::from_static(b"\r\n"));
+                    } else if !data.is_empty() {
+                        pending.push(data);
+                    }
+                    if end_stream && body == BodyKind::Chunked {
+                        pending.push(Bytes::from_static(b"0\r\n\r\n"));
+                    }
+                    let BufResult(r, _) = backend
+                        .write_vectored_all(std::mem::take(&mut pending))
+                        .await;
+                    if let Err(e) = r {
+                        return answer(&stream, 502, &format!("backend reset: {e}\n")).await;
+                    }
+                    stream.release(n);
+                    if end_stream {
+                        break;
+                    }
+                }
+                Some(StreamEvent::Trailers(_)) => {
+                    if body == BodyKind::Chunked {
+                        pending.push(Bytes::from_static(b"0\r\n\r\n"));
+                    }
+                    break;
+                }
+                // Reset or tunnel gone: dropping `backend` closes it at once.
+                _ => return,
+            }
+        }
+    }
+    if !pending.is_empty() {
+        let BufResult(r, _) = backend.write_vectored_all(pending).await;
+        if let Err(e) = r {
+            let why = if reused {
+                " (idle pooled connection)"
+            } else {
+                ""
+            };
+            return answer(&stream, 502, &format!("backend reset{why}: {e}\n")).await;
+        }
+    }
+    relay_response(
+        ctx,
+        stream,
+        backend,
+        &system.internal,
+        method == Method::Head,
+    )
+    .await;
+}
+
+async fn relay_response(
+    ctx: &Context,
+    stream: StreamHandle,
+    mut backend: TcpStream,
+    addr: &str,
+    head_request: bool,
+) {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let limits = Limits::default();
+    let deadline = ctx.timeouts.response;
+    let (resp, used) = loop {
+        match http1::parse_response(&buf, &limits, head_request) {
+            Ok(Some((r, used))) if r.is_informational() => {
+                bytes::Buf::advance(&mut buf, used);
+                continue;
+            }
+            Ok(Some(done)) => break done,
+            Ok(None) => {}
+            Err(e) => {
+                return answer(
+                    &stream,
+                    502,
+                    &format!("backend sent an invalid response: {e}\n"),
+                )
+                .await
+            }
+        }
+        buf.reserve(READ_CHUNK);
+        match compio::time::timeout(deadline, backend.append(buf)).await {
+            Err(_) => {
+                return answer(
+                    &stream,
+                    504,
+                    &format!("backend did not answer within {deadline:?}\n"),
+                )
+                .await
+            }
+            Ok(BufResult(Ok(0), _)) => {
+                return answer(
+                    &stream,
+                    502,
+                    "backend closed the connection without a response\n",
+                )
+                .await
+            }
+            Ok(BufResult(Err(e), _)) => {
+                return answer(&stream, 502, &format!("backend reset: {e}\n")).await
+            }
+            Ok(BufResult(Ok(_), b)) => buf = b,
+        }
+    };
+    let _ = buf.split_to(used);
+    let mut head = ResponseHead::new(resp.status);
+    for (name, value) in resp.end_to_end_headers() {
+        head.fields.push(crate::proto::hpack::Field {
+            name: name.clone(),
+            value: value.clone(),
+            sensitive: false,
+        });
+    }
+    let empty = resp.body == BodyKind::Empty || resp.body == BodyKind::Length(0);
+    if stream.send_response(&head, empty).is_err() {
+        return;
+    }
+    if empty {
+        if resp.keep_alive && buf.is_empty() {
+            ctx.pool.put(addr, backend);
+        }
+        return;
+    }
+    let complete = match resp.body {
+        BodyKind::Length(n) => copy_length(&stream, &mut backend, buf, n).await,
+        BodyKind::Chunked => copy_chunked(&stream, &mut backend, buf).await,
+        _ => copy_until_close(&stream, &mut backend, buf).await,
+    };
+    if complete && resp.keep_alive && resp.body != BodyKind::UntilClose {
+        ctx.pool.put(addr, backend);
+    }
+}
+
+async fn read_more(backend: &mut TcpStream, buf: BytesMut) -> (std::io::Result<usize>, BytesMut) {
+    let mut buf = buf;
+    buf.reserve(READ_CHUNK);
+    let BufResult(r, b) = backend.append(buf).await;
+    (r, b)
+}
+
+async fn copy_length(
+    stream: &StreamHandle,
+    backend: &mut TcpStream,
+    mut buf: BytesMut,
+    mut left: u64,
+) -> bool {
+    loop {
+        if !buf.is_empty() {
+            let n = (buf.len() as u64).min(left) as usize;
+            let chunk = buf.split_to(n).freeze();
+            left -= n as u64;
+            if stream.send_data(chunk, left == 0).await.is_err() {
+                return false;
+            }
+            if left == 0 {
+                return buf.is_empty();
+            }
+        }
+        let (r, b) = read_more(backend, buf).await;
+        buf = b;
+        match r {
+            Ok(n) if n > 0 => {}
+            _ => {
+                stream.reset(Reason::INTERNAL_ERROR);
+                return false;
+            }
+        }
+    }
+}
+
+async fn copy_chunked(stream: &StreamHandle, backend: &mut TcpStream, mut buf: BytesMut) -> bool {
+    let mut decoder = ChunkedDecoder::new();
+    loop {
+        match decoder.decode(&mut buf) {
+            Ok(Some(ChunkedItem::Data(data))) => {
+                if stream.send_data(data, false).await.is_err() {
+                    return false;
+                }
+                continue;
+            }
+            Ok(Some(ChunkedItem::End(_trailers))) => {
+                return stream.send_data(Bytes::new(), true).await.is_ok() && buf.is_empty();
+            }
+            Ok(None) => {}
+            Err(_) => {
+                stream.reset(Reason::INTERNAL_ERROR);
+                return false;
+            }
+        }
+        let (r, b) = read_more(backend, buf).await;
+        buf = b;
+        if !matches!(r, Ok(n) if n > 0) {
+            stream.reset(Reason::INTERNAL_ERROR);
+            return false;
+        }
+    }
+}
+
+async fn copy_until_close(
+    stream: &StreamHandle,
+    backend: &mut TcpStream,
+    mut buf: BytesMut,
+) -> bool {
+    loop {
+        if !buf.is_empty() && stream.send_data(buf.split().freeze(), false).await.is_err() {
+            return false;
+        }
+        let (r, b) = read_more(backend, buf).await;
+        buf = b;
+        match r {
+            Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),
+            Ok(_) => {}
+            Err(_) => {
+                stream.reset(Reason::INTERNAL_ERROR);
+                return false;
+            }
+        }
+    }
+}

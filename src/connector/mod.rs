@@ -1,0 +1,191 @@
+//! The on-premise connector: dials *out* to the relay, serves HTTP/2 on that connection, and
+//! forwards each stream to the mapped internal system.
+//!
+//! One tunnel per thread (default 2, one per core): a tunnel's streams and their backend
+//! sockets all live on the tunnel's thread, so no payload crosses threads. Each tunnel
+//! reconnects on its own with jittered exponential backoff, and declares the relay dead after
+//! three missed keep-alive PINGs.
+
+mod forward;
+pub mod mapping;
+mod pool;
+
+pub use forward::BackendTimeouts;
+pub use mapping::{MappingError, Protocol, System, SystemMap};
+
+use crate::io::runtime::{run_threads, IoError, IoMode, ThreadGroup};
+use crate::proto::h2::{Config as H2Config, Keepalive, Role};
+use crate::tunnel::{TlsTransport, Tunnel};
+use forward::Context;
+use rustls::pki_types::ServerName;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything the connector needs to run.
+#[derive(Clone)]
+pub struct ConnectorConfig {
+    /// The relay's tunnel endpoint, `host:port`.
+    pub relay: String,
+    /// The name the relay's certificate must carry.
+    pub relay_name: ServerName<'static>,
+    /// mTLS client configuration (our certificate carries tenant and location).
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Tunnel connections (one thread each).
+    pub tunnels: usize,
+    /// The systems this connector exposes.
+    pub systems: SystemMap,
+    /// Keep-alive PING interval; the relay is dead after 3 unanswered.
+    pub keepalive: Duration,
+    /// Backend timeouts.
+    pub timeouts: BackendTimeouts,
+    /// I/O backend.
+    pub io: IoMode,
+    /// TLS handshake deadline.
+    pub handshake_timeout: Duration,
+}
+
+/// Starts the tunnels; they run until the process ends.
+pub fn start(cfg: ConnectorConfig) -> Result<ThreadGroup, IoError> {
+    let cfg = Arc::new(cfg);
+    let n = cfg.tunnels.max(1);
+    run_threads(cfg.io, n, "sp-connector", move |index, backend| {
+        let cfg = cfg.clone();
+        async move {
+            tracing::info!(tunnel = index, %backend, relay = %cfg.relay, "connector tunnel starting");
+            tunnel_loop(cfg, index).await
+        }
+    })
+}
+
+async fn tunnel_loop(cfg: Arc<ConnectorConfig>, index: usize) {
+    let ctx = Rc::new(Context {
+        systems: cfg.systems.clone(),
+        pool: Default::default(),
+        timeouts: cfg.timeouts,
+    });
+    let mut backoff = Backoff::new(index as u64);
+    loop {
+        let started = Instant::now();
+        match dial(&cfg).await {
+            Ok(transport) => {
+                tracing::info!(tunnel = index, relay = %cfg.relay, "tunnel connected");
+                let why = serve(&cfg, &ctx, transport).await;
+                tracing::warn!(tunnel = index, "tunnel ended: {why}");
+                if started.elapsed() > Duration::from_secs(10) {
+                    backoff.reset();
+                }
+            }
+            Err(e) => tracing::warn!(tunnel = index, relay = %cfg.relay, "cannot reach relay: {e}"),
+        }
+        let wait = backoff.next_delay();
+        tracing::info!(tunnel = index, "reconnecting in {wait:?}");
+        compio::time::sleep(wait).await;
+    }
+}
+
+async fn dial(cfg: &ConnectorConfig) -> Result<TlsTransport, String> {
+    let tcp = compio::time::timeout(
+        cfg.handshake_timeout,
+        compio::net::TcpStream::connect(cfg.relay.as_str()),
+    )
+    .await
+    .map_err(|_| format!("TCP connect timed out after {:?}", cfg.handshake_timeout))?
+    .map_err(|e| format!("TCP connect: {e}"))?;
+    let (r, w) = crate::io::tls::connect(
+        tcp,
+        cfg.tls.clone(),
+        cfg.relay_name.clone(),
+        cfg.handshake_timeout,
+    )
+    .await
+    .map_err(|e| format!("TLS: {e}"))?;
+    Ok(TlsTransport(r, w))
+}
+
+/// Serves one tunnel connection until it ends.
+async fn serve(
+    cfg: &ConnectorConfig,
+    ctx: &Rc<Context>,
+    transport: TlsTransport,
+) -> crate::tunnel::TunnelError {
+    let h2 = H2Config {
+        keepalive: Some(Keepalive {
+            interval: cfg.keepalive,
+            max_missed: 3,
+        }),
+        ..H2Config::default()
+    };
+    let tunnel = Tunnel::new(Role::Server, h2);
+    let acceptor = {
+        let tunnel = tunnel.clone();
+        let ctx = ctx.clone();
+        compio::runtime::spawn(async move {
+            while let Some((stream, head, end)) = tunnel.accept().await {
+                compio::runtime::spawn(forward::serve(ctx.clone(), stream, head, end)).detach();
+            }
+        })
+    };
+    let why = tunnel.run(transport).await;
+    drop(acceptor);
+    why
+}
+
+/// Exponential backoff with full jitter: a fleet of connectors restarting together does not
+/// hit the relay in lock step.
+struct Backoff {
+    attempt: u32,
+    rng: u64,
+}
+
+impl Backoff {
+    const BASE: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(30);
+
+    fn new(seed: u64) -> Self {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Backoff {
+            attempt: 0,
+            rng: (t ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let cap = Self::BASE
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(Self::MAX);
+        self.attempt = self.attempt.saturating_add(1);
+        // xorshift64*: jitter only, not security.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let frac = (r >> 11) as f64 / (1u64 << 53) as f64;
+        cap.mul_f64(0.5 + frac / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let mut b = Backoff::new(7);
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        let later: Vec<Duration> = (0..20).map(|_| b.next_delay()).collect();
+        assert!(later.iter().all(|d| *d <= Duration::from_secs(30)));
+        assert!(later.last().unwrap() >= &Duration::from_secs(15));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+}

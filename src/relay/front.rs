@@ -1,0 +1,461 @@
+//! The HTTP forward-proxy front door: absolute-form HTTP/1.1 requests and CONNECT, parsed by
+//! the strict sans-IO [`crate::proto::http1`] layer, routed by tenant and location into a
+//! tunnel stream.
+//!
+//! Answers a user can act on, each with a short text body naming the cause: 400 malformed,
+//! 405 for `https://` targets (use CONNECT), 502 backend unreachable or reset (from the
+//! connector), 503 no connector for tenant and location, 504 no answer in time.
+
+use super::registry::{Outbound, Registry, RemoteStream, RouteError};
+use super::RelayConfig;
+use crate::proto::h2::RequestHead as H2Request;
+use crate::proto::hpack::Field;
+use crate::proto::http1::{
+    self, BodyKind, ChunkedDecoder, ChunkedItem, RequestHead, Scheme, Target,
+};
+use crate::tunnel::StreamEvent;
+use bytes::{Buf, Bytes, BytesMut};
+use compio::buf::BufResult;
+use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::net::TcpStream;
+use futures_channel::mpsc;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+
+const READ_CHUNK: usize = 64 << 10;
+/// Location header names: SAP's, and our own alias.
+const LOCATION_HEADERS: [&str; 2] = ["sap-connectivity-scc-location_id", "sallyport-location"];
+/// The location of a connector whose certificate names none in particular.
+pub const DEFAULT_LOCATION: &str = "default";
+
+struct Client {
+    rd: TcpStream,
+    wr: TcpStream,
+    buf: BytesMut,
+}
+
+impl Client {
+    /// Reads more into `buf`; `Ok(0)` at EOF.
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        self.buf.reserve(READ_CHUNK);
+        let buf = std::mem::take(&mut self.buf);
+        let BufResult(r, b) = self.rd.append(buf).await;
+        self.buf = b;
+        r
+    }
+
+    async fn send(&mut self, bytes: Bytes) -> bool {
+        let BufResult(r, _) = self.wr.write_all(bytes).await;
+        r.is_ok()
+    }
+
+    async fn send_all(&mut self, chunks: Vec<Bytes>) -> bool {
+        let BufResult(r, _) = self.wr.write_vectored_all(chunks).await;
+        r.is_ok()
+    }
+
+    async fn fail(&mut self, status: u16, text: &str) {
+        let _ = self.send(http1::error_response(status, text)).await;
+    }
+}
+
+/// Serves one client connection (keep-alive: several requests in turn).
+pub async fn serve(registry: Arc<Registry>, cfg: Arc<RelayConfig>, sock: TcpStream) {
+    let _ = sock.set_nodelay(true);
+    let (rd, wr) = sock.into_split();
+    let mut c = Client {
+        rd,
+        wr,
+        buf: BytesMut::with_capacity(16 << 10),
+    };
+    loop {
+        let head = loop {
+            match http1::parse_request(&c.buf, &cfg.limits) {
+                Ok(Some((head, used))) => {
+                    c.buf.advance(used);
+                    break head;
+                }
+                Ok(None) => {}
+                Err(e) => return c.fail(e.status(), &format!("{e}\n")).await,
+            }
+            let idle = c.buf.is_empty();
+            match compio::time::timeout(cfg.header_timeout, c.fill()).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return,
+                Err(_) if idle => return,
+                Err(_) => return c.fail(408, "request head not received in time\n").await,
+            }
+        };
+        let keep_alive = match head.target.clone() {
+            Target::Absolute {
+                scheme: Scheme::Https,
+                ..
+            } => {
+                let text = "https:// targets are not proxied as plain requests: \
+                            send CONNECT host:443 and speak TLS through the tunnel\n";
+                c.fail(405, text).await;
+                false
+            }
+            Target::Absolute {
+                scheme: Scheme::Http,
+                authority,
+                path_and_query,
+            } => proxy_http(&registry, &cfg, &mut c, head, authority, path_and_query).await,
+            Target::Authority(authority) => {
+                proxy_connect(&registry, &cfg, &mut c, &head, authority).await;
+                false
+            }
+            Target::Origin(_) | Target::Asterisk => {
+                c.fail(
+                    400,
+                    "a proxy request needs an absolute-form target (http://host/path) or CONNECT\n",
+                )
+                .await;
+                false
+            }
+        };
+        if !keep_alive {
+            return;
+        }
+    }
+}
+
+/// The location the request asks for, validated like certificate names.
+fn location(head: &RequestHead) -> Result<String, String> {
+    let Some(v) = LOCATION_HEADERS.iter().find_map(|n| head.header(n)) else {
+        return Ok(DEFAULT_LOCATION.to_string());
+    };
+    let v = std::str::from_utf8(v).map_err(|_| "location is not UTF-8".to_string())?;
+    crate::tls::check_name("location", v).map_err(|e| e.to_string())?;
+    Ok(v.to_string())
+}
+
+async fn route(
+    registry: &Registry,
+    cfg: &RelayConfig,
+    c: &mut Client,
+    head: &RequestHead,
+    h2: H2Request,
+    end: bool,
+) -> Option<RemoteStream> {
+    let location = match location(head) {
+        Ok(l) => l,
+        Err(e) => {
+            c.fail(400, &format!("invalid location: {e}\n")).await;
+            return None;
+        }
+    };
+    match registry.open(&cfg.tenant, &location, h2, end).await {
+        Ok(remote) => Some(remote),
+        Err(e @ RouteError::NoConnector { .. }) => {
+            c.fail(503, &format!("{e}\n")).await;
+            None
+        }
+        Err(e) => {
+            c.fail(502, &format!("{e}\n")).await;
+            None
+        }
+    }
+}
+
+fn h2_fields(head: &RequestHead) -> Vec<Field> {
+    head.end_to_end_headers()
+        .filter(|(n, _)| {
+            !matches!(&n[..], b"host" | b"proxy-authorization")
+                && !LOCATION_HEADERS.iter().any(|l| n[..] == *l.as_bytes())
+        })
+        .map(|(n, v)| Field {
+            name: n.clone(),
+            value: v.clone(),
+            sensitive: false,
+        })
+        .collect()
+}
+
+async fn proxy_http(
+    registry: &Registry,
+    cfg: &RelayConfig,
+    c: &mut Client,
+    head: RequestHead,
+    authority: Bytes,
+    path: Bytes,
+) -> bool {
+    let end = matches!(head.body, BodyKind::Empty | BodyKind::Length(0));
+    let h2 = H2Request {
+        method: Bytes::copy_from_slice(head.method.as_bytes()),
+        scheme: Some(Bytes::from_static(b"http")),
+        authority: Some(authority),
+        path: Some(path),
+        protocol: None,
+        fields: h2_fields(&head),
+    };
+    let Some(RemoteStream {
+        mut to_tunnel,
+        mut events,
+    }) = route(registry, cfg, c, &head, h2, end).await
+    else {
+        return false;
+    };
+    let mut body_complete = end;
+    if !end {
+        body_complete = upload(c, &head, &mut to_tunnel).await;
+    }
+    let head_only = head.method == http1::Method::Head;
+    let complete = download(c, cfg, &mut events, head_only).await;
+    complete && body_complete && head.keep_alive
+}
+
+/// Client → tunnel. Returns true when the whole request body was read and handed over.
+async fn upload(c: &mut Client, head: &RequestHead, to: &mut mpsc::Sender<Outbound>) -> bool {
+    match head.body {
+        BodyKind::Length(mut left) => {
+            while left > 0 {
+                if c.buf.is_empty() && !matches!(c.fill().await, Ok(n) if n > 0) {
+                    let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
+                    return false;
+                }
+                let n = (c.buf.len() as u64).min(left) as usize;
+                left -= n as u64;
+                let chunk = c.buf.split_to(n).freeze();
+                if to.send(Outbound::Data(chunk, left == 0)).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+        BodyKind::Chunked => {
+            let mut dec = ChunkedDecoder::new();
+            loop {
+                match dec.decode(&mut c.buf) {
+                    Ok(Some(ChunkedItem::Data(d))) => {
+                        if to.send(Outbound::Data(d, false)).await.is_err() {
+                            return false;
+                        }
+                    }
+                    Ok(Some(ChunkedItem::End(_))) => {
+                        return to.send(Outbound::Data(Bytes::new(), true)).await.is_ok();
+                    }
+                    Ok(None) => {
+                        if !matches!(c.fill().await, Ok(n) if n > 0) {
+                            let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
+                            return false;
+                        }
+                    }
+                    Err(_) => {
+                        let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
+                        return false;
+                    }
+                }
+            }
+        }
+        _ => true,
+    }
+}
+
+/// Tunnel → client. Returns true when a complete response was written.
+async fn download(
+    c: &mut Client,
+    cfg: &RelayConfig,
+    events: &mut mpsc::Receiver<StreamEvent>,
+    head_only: bool,
+) -> bool {
+    let (resp, end) = loop {
+        match compio::time::timeout(cfg.response_timeout, events.next()).await {
+            Err(_) => {
+                let t = cfg.response_timeout;
+                c.fail(
+                    504,
+                    &format!("no response through the tunnel within {t:?}\n"),
+                )
+                .await;
+                return false;
+            }
+            Ok(Some(StreamEvent::Response { head, end_stream })) => {
+                if head.is_informational() {
+                    continue;
+                }
+                break (head, end_stream);
+            }
+            Ok(Some(StreamEvent::Reset(r))) => {
+                c.fail(502, &format!("the connector reset the request ({r})\n"))
+                    .await;
+                return false;
+            }
+            Ok(other) => {
+                let why = match other {
+                    Some(StreamEvent::TunnelClosed(e)) => e.to_string(),
+                    _ => "stream ended without a response".to_string(),
+                };
+                c.fail(502, &format!("tunnel failed: {why}\n")).await;
+                return false;
+            }
+        }
+    };
+    let body = if end || head_only {
+        resp.content_length()
+            .filter(|_| head_only)
+            .map_or(BodyKind::Length(0), |_| BodyKind::Empty)
+    } else {
+        resp.content_length()
+            .map_or(BodyKind::Chunked, BodyKind::Length)
+    };
+    let mut out = BytesMut::with_capacity(512);
+    let fields = resp.fields.iter().map(|f| (&f.name[..], &f.value[..]));
+    if http1::write_response_head(resp.status, b"", fields, body, &mut out).is_err() {
+        c.fail(
+            502,
+            "the backend's response cannot be expressed in HTTP/1.1\n",
+        )
+        .await;
+        return false;
+    }
+    if !c.send(out.freeze()).await {
+        return false;
+    }
+    if end {
+        return true;
+    }
+    let chunked = body == BodyKind::Chunked;
+    while let Some(ev) = events.next().await {
+        match ev {
+            StreamEvent::Data { data, end_stream } => {
+                let mut chunks = Vec::with_capacity(4);
+                if chunked && !data.is_empty() {
+                    let mut h = BytesMut::with_capacity(16);
+                    http1::chunk_header(data.len(), &mut h);
+                    chunks.extend([h.freeze(), data, Bytes::from_static(b"\r\n")]);
+                } else if !data.is_empty() {
+                    chunks.push(data);
+                }
+                if end_stream && chunked {
+                    chunks.push(Bytes::from_static(b"0\r\n\r\n"));
+                }
+                if !chunks.is_empty() && !c.send_all(chunks).await {
+                    return false;
+                }
+                if end_stream {
+                    return true;
+                }
+            }
+            StreamEvent::Trailers(_) => {
+                return !chunked || c.send(Bytes::from_static(b"0\r\n\r\n")).await;
+            }
+            // Mid-body failure: the only honest signal left in HTTP/1.1 is closing.
+            _ => return false,
+        }
+    }
+    false
+}
+
+async fn proxy_connect(
+    registry: &Registry,
+    cfg: &RelayConfig,
+    c: &mut Client,
+    head: &RequestHead,
+    authority: Bytes,
+) {
+    let h2 = H2Request {
+        method: Bytes::from_static(b"CONNECT"),
+        authority: Some(authority),
+        ..Default::default()
+    };
+    let Some(RemoteStream {
+        mut to_tunnel,
+        mut events,
+    }) = route(registry, cfg, c, head, h2, false).await
+    else {
+        return;
+    };
+    match compio::time::timeout(cfg.response_timeout, events.next()).await {
+        Ok(Some(StreamEvent::Response { head, .. })) if head.status == 200 => {}
+        Ok(Some(StreamEvent::Response { head, .. })) => {
+            let mut text = Vec::new();
+            while let Some(StreamEvent::Data { data, end_stream }) = events.next().await {
+                text.extend_from_slice(&data[..data.len().min(4096 - text.len().min(4096))]);
+                if end_stream {
+                    break;
+                }
+            }
+            return c.fail(head.status, &String::from_utf8_lossy(&text)).await;
+        }
+        Err(_) => {
+            return c
+                .fail(504, "the connector did not open the tunnel in time\n")
+                .await
+        }
+        Ok(_) => return c.fail(502, "the connector refused the tunnel\n").await,
+    }
+    if !c
+        .send(Bytes::from_static(
+            b"HTTP/1.1 200 Connection Established\r\n\r\n",
+        ))
+        .await
+    {
+        return;
+    }
+    let Client { rd, wr, buf } = c;
+    let up = async {
+        // Bytes the client pipelined behind the CONNECT head go first.
+        if !buf.is_empty() {
+            let first = buf.split().freeze();
+            if to_tunnel.send(Outbound::Data(first, false)).await.is_err() {
+                return false;
+            }
+        }
+        loop {
+            buf.reserve(READ_CHUNK);
+            let b = std::mem::take(buf);
+            let BufResult(r, b) = rd.append(b).await;
+            *buf = b;
+            match r {
+                Ok(0) => {
+                    return to_tunnel
+                        .send(Outbound::Data(Bytes::new(), true))
+                        .await
+                        .is_ok();
+                }
+                Ok(_) => {
+                    let chunk = buf.split().freeze();
+                    if to_tunnel.send(Outbound::Data(chunk, false)).await.is_err() {
+                        return false;
+                    }
+                }
+                Err(_) => {
+                    let _ = to_tunnel
+                        .send(Outbound::Reset(crate::proto::Reason::CONNECT_ERROR))
+                        .await;
+                    return false;
+                }
+            }
+        }
+    };
+    let down = async {
+        while let Some(ev) = events.next().await {
+            match ev {
+                StreamEvent::Data { data, end_stream } => {
+                    if !data.is_empty() {
+                        let BufResult(r, _) = wr.write_all(data).await;
+                        if r.is_err() {
+                            return false;
+                        }
+                    }
+                    if end_stream {
+                        let _ = wr.shutdown().await;
+                        return true;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
+    };
+    let up = std::pin::pin!(up);
+    let down = std::pin::pin!(down);
+    // A clean half-close in one direction leaves the other running (TCP semantics); a
+    // failure in either ends both, closing the client socket.
+    match futures_util::future::select(down, up).await {
+        futures_util::future::Either::Left((true, up)) => drop(up.await),
+        futures_util::future::Either::Right((true, down)) => drop(down.await),
+        _ => {}
+    }
+}

@@ -1,0 +1,159 @@
+//! The cloud relay: accepts connectors' outbound tunnels (mTLS, identity from the client
+//! certificate only) and serves the front doors that send requests into them.
+//!
+//! Every thread (one per core) accepts on both listening sockets. A tunnel lives on the
+//! thread that accepted it; front-door connections reach it through the [`Registry`].
+
+pub mod front;
+pub mod registry;
+
+pub use registry::{Registry, RouteError};
+
+use crate::io::runtime::{run_threads, IoError, IoMode, ThreadGroup};
+use crate::proto::h2::{Config as H2Config, Keepalive, Role};
+use crate::proto::http1::Limits;
+use crate::tunnel::{TlsTransport, Tunnel};
+use std::net::TcpListener as StdListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the relay needs to run.
+pub struct RelayConfig {
+    /// The tunnel listener (connectors dial it).
+    pub tunnel_listener: StdListener,
+    /// The HTTP proxy front door.
+    pub proxy_listener: StdListener,
+    /// mTLS server configuration (client certificates required).
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The tenant every front-door request belongs to. Authentication of front-door callers
+    /// (JWT) is not built yet, so the operator must name the tenant explicitly
+    /// (`--trusted-tenant`): the door is trusted, and says so.
+    pub tenant: String,
+    /// Front-door head limits (request line, header block).
+    pub limits: Limits,
+    /// How long a client may take to send a request head.
+    pub header_timeout: Duration,
+    /// How long the relay waits for the response head through the tunnel.
+    pub response_timeout: Duration,
+    /// TLS handshake deadline for connectors.
+    pub handshake_timeout: Duration,
+    /// Keep-alive PING interval towards connectors.
+    pub keepalive: Duration,
+    /// Threads (default: one per core).
+    pub threads: usize,
+    /// I/O backend.
+    pub io: IoMode,
+}
+
+/// Why the relay could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The I/O runtime (io_uring or epoll) could not be built.
+    Io(IoError),
+    /// A listening socket could not be shared with the worker threads.
+    Listener(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Io(e) => write!(f, "{e}"),
+            StartError::Listener(e) => write!(f, "cannot share the listening socket: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Starts the relay on `cfg.threads` threads; returns the thread group and the registry (for
+/// tests and status).
+pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartError> {
+    let registry = Arc::new(Registry::default());
+    let threads = cfg.threads.max(1);
+    let mut listeners = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let t = cfg
+            .tunnel_listener
+            .try_clone()
+            .map_err(StartError::Listener)?;
+        let p = cfg
+            .proxy_listener
+            .try_clone()
+            .map_err(StartError::Listener)?;
+        listeners.push((t, p));
+    }
+    let listeners = std::sync::Mutex::new(listeners);
+    let cfg = Arc::new(cfg);
+    let reg = registry.clone();
+    let group = run_threads(cfg.io, threads, "sp-relay", move |index, backend| {
+        let cfg = cfg.clone();
+        let reg = reg.clone();
+        let mine = listeners.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        async move {
+            let Some((tunnels, proxy)) = mine else { return };
+            tracing::info!(thread = index, %backend, "relay thread serving");
+            let tunnels = compio::net::TcpListener::from_std(tunnels);
+            let proxy = compio::net::TcpListener::from_std(proxy);
+            let (Ok(tunnels), Ok(proxy)) = (tunnels, proxy) else {
+                tracing::error!(thread = index, "cannot register the listening sockets");
+                return;
+            };
+            let accept_tunnels = accept_tunnels(reg.clone(), cfg.clone(), tunnels);
+            let accept_proxy = async {
+                loop {
+                    match proxy.accept().await {
+                        Ok((sock, _)) => {
+                            compio::runtime::spawn(front::serve(reg.clone(), cfg.clone(), sock))
+                                .detach()
+                        }
+                        Err(e) => tracing::warn!("front door accept: {e}"),
+                    }
+                }
+            };
+            futures_util::join!(accept_tunnels, accept_proxy);
+        }
+    })
+    .map_err(StartError::Io)?;
+    Ok((group, registry))
+}
+
+async fn accept_tunnels(
+    reg: Arc<Registry>,
+    cfg: Arc<RelayConfig>,
+    listener: compio::net::TcpListener,
+) {
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("tunnel accept: {e}");
+                continue;
+            }
+        };
+        let reg = reg.clone();
+        let cfg = cfg.clone();
+        // Each handshake on its own task: a slow or silent peer cannot block the accept loop.
+        compio::runtime::spawn(async move {
+            let (r, w, certs) = match crate::io::tls::accept(sock, cfg.tls.clone(), cfg.handshake_timeout).await {
+                Ok(x) => x,
+                Err(e) => return tracing::info!(%peer, "tunnel handshake refused: {e}"),
+            };
+            let identity = match crate::tls::identity_from_certs(&certs) {
+                Ok(i) => i,
+                Err(e) => return tracing::warn!(%peer, "tunnel refused: {e}"),
+            };
+            tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel up");
+            let h2 = H2Config {
+                keepalive: Some(Keepalive {
+                    interval: cfg.keepalive,
+                    max_missed: 3,
+                }),
+                ..H2Config::default()
+            };
+            let tunnel = Tunnel::new(Role::Client, h2);
+            let why = reg.serve_tunnel(&identity, tunnel, TlsTransport(r, w)).await;
+            tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel down: {why}");
+        })
+        .detach();
+    }
+}

@@ -1,0 +1,238 @@
+//! Which tunnels serve which tenant and location, across the relay's threads.
+//!
+//! A tunnel lives on the thread that accepted it; a front-door connection lives on the thread
+//! that accepted *it*. They meet through channels: the front door sends an [`OpenJob`] to the
+//! tunnel's thread, which opens the stream and bridges it to a [`RemoteStream`] (two bounded
+//! channels carrying `Bytes`, never copies of them). The tenant and location of a tunnel come
+//! from its verified client certificate only.
+
+use crate::proto::h2::RequestHead;
+use crate::proto::Reason;
+use crate::tls::Identity;
+use crate::tunnel::{OpenError, StreamEvent, StreamHandle, Tunnel};
+use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Chunks in flight per direction between a front-door connection and its stream.
+const BRIDGE_DEPTH: usize = 16;
+
+/// What the front door sends towards the tunnel.
+pub enum Outbound {
+    /// Body bytes; `true` ends the request (or the TCP half-close for CONNECT).
+    Data(Bytes, bool),
+    /// Abandon the stream.
+    Reset(Reason),
+}
+
+/// A stream on some tunnel, usable from any thread.
+pub struct RemoteStream {
+    /// Towards the tunnel.
+    pub to_tunnel: mpsc::Sender<Outbound>,
+    /// From the tunnel.
+    pub events: mpsc::Receiver<StreamEvent>,
+}
+
+/// A request to open a stream, executed on the tunnel's thread.
+pub struct OpenJob {
+    head: RequestHead,
+    end_stream: bool,
+    reply: oneshot::Sender<Result<RemoteStream, OpenError>>,
+}
+
+/// Why a request could not be routed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// No live tunnel for this tenant and location.
+    NoConnector {
+        /// Tenant asked for.
+        tenant: String,
+        /// Location asked for.
+        location: String,
+    },
+    /// A tunnel took the request but the stream could not be opened.
+    Refused(String),
+}
+
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteError::NoConnector { tenant, location } => write!(
+                f,
+                "no connector is connected for tenant '{tenant}' and location '{location}'"
+            ),
+            RouteError::Refused(why) => write!(f, "the connector refused the stream: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+#[derive(Clone)]
+struct Entry {
+    id: u64,
+    jobs: mpsc::UnboundedSender<OpenJob>,
+}
+
+/// All live tunnels, by (tenant, location).
+#[derive(Default)]
+pub struct Registry {
+    tunnels: Mutex<HashMap<(String, String), Vec<Entry>>>,
+    next_id: AtomicU64,
+    round_robin: AtomicUsize,
+}
+
+impl Registry {
+    /// Number of live tunnels for `identity`.
+    pub fn count(&self, tenant: &str, location: &str) -> usize {
+        let map = self.tunnels.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&(tenant.to_string(), location.to_string()))
+            .map_or(0, Vec::len)
+    }
+
+    /// Runs `tunnel` over `transport` for `identity` until it ends: registers it, executes
+    /// open jobs on this thread meanwhile, unregisters it. Returns why the tunnel ended.
+    pub async fn serve_tunnel<T: crate::tunnel::Transport>(
+        &self,
+        identity: &Identity,
+        tunnel: Tunnel,
+        transport: T,
+    ) -> crate::tunnel::TunnelError {
+        let (tx, mut rx) = mpsc::unbounded::<OpenJob>();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let key = (identity.tenant.clone(), identity.location.clone());
+        self.lock()
+            .entry(key.clone())
+            .or_default()
+            .push(Entry { id, jobs: tx });
+        let jobs = async {
+            while let Some(job) = rx.next().await {
+                let OpenJob {
+                    head,
+                    end_stream,
+                    reply,
+                } = job;
+                match tunnel.open(&head, end_stream) {
+                    Ok(stream) => {
+                        let (to_tunnel, from_front) = mpsc::channel(BRIDGE_DEPTH);
+                        let (to_front, events) = mpsc::channel(BRIDGE_DEPTH);
+                        if reply.send(Ok(RemoteStream { to_tunnel, events })).is_ok() {
+                            compio::runtime::spawn(bridge(stream, from_front, to_front)).detach();
+                        }
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+        };
+        let run = std::pin::pin!(tunnel.run(transport));
+        let jobs = std::pin::pin!(jobs);
+        let why = match futures_util::future::select(run, jobs).await {
+            futures_util::future::Either::Left((why, _)) => why,
+            futures_util::future::Either::Right(((), run)) => run.await,
+        };
+        self.remove(&key, id);
+        why
+    }
+
+    /// Stops routing to a tunnel (its job loop then ends when the sender is dropped).
+    fn remove(&self, key: &(String, String), id: u64) {
+        let mut map = self.lock();
+        if let Some(list) = map.get_mut(key) {
+            list.retain(|e| e.id != id);
+            if list.is_empty() {
+                map.remove(key);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<Entry>>> {
+        self.tunnels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a stream on one of the tunnels of (`tenant`, `location`), spreading streams
+    /// across tunnels round-robin and skipping tunnels that are going away.
+    pub async fn open(
+        &self,
+        tenant: &str,
+        location: &str,
+        head: RequestHead,
+        end_stream: bool,
+    ) -> Result<RemoteStream, RouteError> {
+        let candidates: Vec<Entry> = self
+            .lock()
+            .get(&(tenant.to_string(), location.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        let start = self.round_robin.fetch_add(1, Ordering::Relaxed);
+        let mut last = None;
+        for i in 0..candidates.len() {
+            let entry = &candidates[(start + i) % candidates.len()];
+            let (reply, answer) = oneshot::channel();
+            let job = OpenJob {
+                head: head.clone(),
+                end_stream,
+                reply,
+            };
+            if entry.jobs.unbounded_send(job).is_err() {
+                continue;
+            }
+            match answer.await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(e)) => last = Some(e.to_string()),
+                Err(_) => {}
+            }
+        }
+        Err(match last {
+            Some(why) => RouteError::Refused(why),
+            None => RouteError::NoConnector {
+                tenant: tenant.to_string(),
+                location: location.to_string(),
+            },
+        })
+    }
+}
+
+/// Runs on the tunnel's thread: moves bytes between the front door's channels and the stream.
+async fn bridge(
+    stream: StreamHandle,
+    mut from_front: mpsc::Receiver<Outbound>,
+    mut to_front: mpsc::Sender<StreamEvent>,
+) {
+    let upload = async {
+        loop {
+            match from_front.next().await {
+                Some(Outbound::Data(data, end)) => {
+                    if stream.send_data(data, end).await.is_err() || end {
+                        return;
+                    }
+                }
+                Some(Outbound::Reset(reason)) => return stream.reset(reason),
+                // The front-door connection went away mid-request.
+                None => return stream.reset(Reason::CANCEL),
+            }
+        }
+    };
+    let download = async {
+        while let Some(ev) = stream.next().await {
+            let (n, done) = match &ev {
+                StreamEvent::Data { data, end_stream } => (data.len(), *end_stream),
+                StreamEvent::Response { end_stream, .. } => (0, *end_stream),
+                _ => (0, true),
+            };
+            if to_front.send(ev).await.is_err() {
+                return stream.reset(Reason::CANCEL);
+            }
+            // Handed over: the peer may send more (the channel bounds what is in flight).
+            stream.release(n);
+            if done {
+                return;
+            }
+        }
+    };
+    futures_util::join!(upload, download);
+}
