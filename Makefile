@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 1800
 
-.PHONY: all build test lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
+.PHONY: all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
 
 all: build
 
@@ -12,12 +12,19 @@ build:
 	$(CARGO) build --release
 
 ## test: what CI runs — formatting, lints, the sans-IO purity check, then every test.
-test: toolchain fmt-check clippy purity unit
+test: toolchain test-deps fmt-check clippy purity unit
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+## test-deps: tools the integration tests drive (real curl through the proxy).
+test-deps:
+	@command -v curl >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; \
+	  else echo "curl is missing and cannot be installed here (not root): the curl test will skip" >&2; fi; }
 
 fmt:
 	$(CARGO) fmt --all
@@ -36,9 +43,13 @@ unit:
 
 lint: fmt-check clippy purity
 
-## demo: runs the product on its embedded default.
+## demo: runs the product on its embedded default (relay + connector + backends on loopback).
 demo:
 	$(CARGO) run --release --quiet -- demo
+
+## demo-once: the demo script only; exits non-zero if a step fails.
+demo-once:
+	$(CARGO) run --release --quiet -- demo --once
 
 ## bench-codec: criterion, our codec vs the h2 crate on the same in-memory work.
 bench-codec:

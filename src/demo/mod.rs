@@ -105,6 +105,8 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
     for line in [
         format!("erp.virtual:80={}", http.addr),
         format!("ldap.virtual:389={}/tcp", echo.addr),
+        // A mapped system whose backend is down (nothing listens on the discard port).
+        "down.virtual:80=127.0.0.1:9".to_string(),
     ] {
         let sys = SystemMap::parse_line(&line).map_err(|e| e.to_string())?;
         systems.insert(sys).map_err(|e| e.to_string())?;
@@ -199,6 +201,13 @@ pub fn script(stack: &Stack) -> bool {
             (status == 503)
                 .then(|| format!("503 {}", String::from_utf8_lossy(&body).trim()))
                 .ok_or(format!("expected 503, got {status}"))
+        })
+    });
+    step(6, "GET http://down.virtual/ (backend down)", {
+        client::get(proxy, "http://down.virtual/", &[]).and_then(|(status, body)| {
+            (status == 502)
+                .then(|| format!("502 {}", String::from_utf8_lossy(&body).trim()))
+                .ok_or(format!("expected 502, got {status}"))
         })
     });
     failed == 0
