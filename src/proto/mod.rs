@@ -7,6 +7,7 @@
 pub mod frame;
 pub mod h2;
 pub mod hpack;
+pub mod http1;
 
 use std::fmt;
 use std::time::Duration;
