@@ -1,6 +1,6 @@
 //! Codec bugs found while building the fuzz targets and the codec benchmark, each as the
-//! smallest sans-IO reproduction. Tests of bugs that are fixed guard against regressions;
-//! tests of open bugs are `#[ignore]`d with the reason (run them with `--ignored`).
+//! smallest sans-IO reproduction, kept as regression tests. (While a bug is open its test is
+//! `#[ignore]`d with the reason; run those with `--ignored`.)
 
 #![deny(unsafe_code)]
 
@@ -115,7 +115,7 @@ fn client_blocked_on_connection_window() -> (Connection, StreamId) {
     (c, id)
 }
 
-/// FIXED (recv.rs, `recv_data`): the padding of a padded DATA frame was credited straight to
+/// FIXED in ccb5144 (recv.rs, `recv_data`): the padding of a padded DATA frame was credited straight to
 /// the stream's `recv_window` instead of being released like consumed bytes, so it was never
 /// announced in a WINDOW_UPDATE. The peer's view of the stream window shrank by the padding
 /// of every frame until the stream stalled for good, with the application having released
@@ -246,4 +246,28 @@ fn nothing_is_sent_after_the_goaway_of_a_connection_error() {
     assert!(s.is_done(), "is_done() went back to false");
     let after = sent(&mut s);
     assert!(after.is_empty(), "frames after the GOAWAY: {after:?}");
+}
+
+/// FIXED (conn.rs `schedule`): a stream that becomes sendable while the connection
+/// window is closed (`send_data`, a stream WINDOW_UPDATE, a SETTINGS_INITIAL_WINDOW_SIZE
+/// increase) is pushed onto the ready list, not onto `conn_blocked`. `wants_transmit()` is
+/// then true, contrary to its doc ("streams waiting for the peer's connection window do not
+/// count"), and the next `poll_transmit` returns 0 while it parks the stream. No busy loop
+/// (the poll after that is false), but one wasted wake-up and write attempt per event.
+#[test]
+fn wants_transmit_ignores_streams_scheduled_while_blocked() {
+    let (mut c, _) = client_blocked_on_connection_window();
+    let head = RequestHead::new("POST", "https", "erp.internal", "/b");
+    let other = c.send_request(&head, false).unwrap();
+    sent(&mut c);
+    assert!(!c.wants_transmit());
+    c.send_data(other, Bytes::from_static(b"more"), false)
+        .unwrap();
+    let mut out = Vec::new();
+    let wanted = c.wants_transmit();
+    let n = c.poll_transmit(&mut out, usize::MAX);
+    assert!(
+        !wanted,
+        "wants_transmit() was true, then poll_transmit sent {n} bytes"
+    );
 }

@@ -562,7 +562,13 @@ impl Connection {
         if let Some(s) = self.streams.get_mut(&id.value()) {
             if !s.scheduled && s.has_sendable() {
                 s.scheduled = true;
-                self.ready.push_back(id);
+                // DATA cannot move while the connection window is shut: park it there, so
+                // `wants_transmit` stays honest. END_STREAM or trailers alone need no window.
+                if !s.send_queue.is_empty() && self.conn_send_window <= 0 {
+                    self.conn_blocked.push_back(id);
+                } else {
+                    self.ready.push_back(id);
+                }
             }
         }
     }
