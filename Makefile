@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 1800
 
-.PHONY: all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
+.PHONY: bench-quick all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
 
 all: build
 
@@ -54,6 +54,10 @@ demo-once:
 ## bench-codec: criterion, our codec vs the h2 crate on the same in-memory work.
 bench-codec:
 	$(CARGO) bench --bench codec
+
+## bench-quick: bulk and small-request figures through the tunnel and direct, with ratios.
+bench-quick:
+	$(CARGO) bench --bench quick
 
 ## fuzz-smoke: every fuzz target for $(FUZZ_SECONDS) s; fails on any crash.
 fuzz-smoke: fuzz-tools

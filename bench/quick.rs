@@ -1,0 +1,169 @@
+//! `make bench-quick`: the first end-to-end figures. Bulk throughput (1 GiB over one stream and
+//! over 8) and the small-request rate, through relay + connector (mTLS tunnel, loopback) and
+//! direct to the same backend, in one run; prints the ratio tunnel/direct and the CPU seconds
+//! per GiB of the whole process (relay, connector, backend and client all live in it, so the
+//! tunnel's own cost is the difference between the two rows).
+//!
+//! Method: release build; each workload runs direct first, then through the tunnel, then both
+//! again, and the better of the two runs of each is reported (this machine is shared and noisy).
+//! CPU time comes from /proc/self/stat (utime + stime).
+
+use sallyport::demo::{self, client, StackOptions};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+const GIB: u64 = 1 << 30;
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+#[derive(Clone, Copy)]
+enum Path {
+    Direct(SocketAddr),
+    Tunnel(SocketAddr),
+}
+
+impl Path {
+    fn request(&self, path: &str) -> (SocketAddr, String) {
+        match self {
+            Path::Direct(a) => (*a, format!("GET {path} HTTP/1.1\r\nhost: erp.virtual\r\n\r\n")),
+            Path::Tunnel(p) => (
+                *p,
+                format!("GET http://erp.virtual{path} HTTP/1.1\r\nhost: erp.virtual\r\n\r\n"),
+            ),
+        }
+    }
+}
+
+/// Downloads `bytes` over `streams` parallel connections; returns (seconds, cpu seconds).
+fn bulk(path: Path, bytes: u64, streams: u64) -> (f64, f64) {
+    let per = bytes / streams;
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..streams)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let (addr, req) = path.request(&format!("/bytes/{per}"));
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.write_all(req.as_bytes()).expect("send");
+                let mut buf = vec![0u8; 1 << 20];
+                let mut total = 0u64;
+                let mut head_done = false;
+                let mut head = Vec::new();
+                loop {
+                    let n = s.read(&mut buf).expect("read");
+                    if n == 0 {
+                        break;
+                    }
+                    if !head_done {
+                        head.extend_from_slice(&buf[..n]);
+                        if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                            head_done = true;
+                            total += (head.len() - p - 4) as u64;
+                        }
+                    } else {
+                        total += n as u64;
+                    }
+                    if head_done && total >= per {
+                        break;
+                    }
+                }
+                assert_eq!(total, per, "short body");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("bulk thread");
+    }
+    (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0)
+}
+
+/// Small GETs on `conns` keep-alive connections, `per` each; returns requests per second.
+fn small(path: Path, conns: usize, per: usize) -> f64 {
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..conns)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let (addr, req) = path.request("/small");
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.set_nodelay(true).ok();
+                s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+                for _ in 0..per {
+                    let (status, _) = client::exchange(&mut s, &req, &[]).expect("small request");
+                    assert_eq!(status, 200);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("small thread");
+    }
+    (conns * per) as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn best_of_two<T: PartialOrd + Copy>(a: T, b: T, higher_is_better: bool) -> T {
+    match (a > b, higher_is_better) {
+        (true, true) | (false, false) => a,
+        _ => b,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let stack = demo::start(&StackOptions::default()).expect("demo stack");
+    let direct = Path::Direct(stack.http.addr);
+    let tunnel = Path::Tunnel(stack.proxy);
+    // Warm-up: TLS sessions, pools, page cache of nothing in particular.
+    bulk(tunnel, 64 << 20, 1);
+    bulk(direct, 64 << 20, 1);
+    println!("\nsallyport bench-quick (loopback, 2 tunnels, mTLS 1.3; whole-process CPU)\n");
+    println!("{:<26} {:>12} {:>12} {:>8} {:>14} {:>14}", "workload", "direct", "tunnel", "ratio", "cpu-s/GiB dir", "cpu-s/GiB tun");
+    for streams in [1u64, 8] {
+        let runs: Vec<((f64, f64), (f64, f64))> = (0..2)
+            .map(|_| (bulk(direct, GIB, streams), bulk(tunnel, GIB, streams)))
+            .collect();
+        let d = best_of_two(runs[0].0, runs[1].0, false);
+        let t = best_of_two(runs[0].1, runs[1].1, false);
+        let gbps = |secs: f64| 8.0 * GIB as f64 / secs / 1e9;
+        println!(
+            "{:<26} {:>9.2} Gb/s {:>7.2} Gb/s {:>8.2} {:>14.2} {:>14.2}",
+            format!("bulk 1 GiB, {streams} stream(s)"),
+            gbps(d.0),
+            gbps(t.0),
+            gbps(t.0) / gbps(d.0),
+            d.1,
+            t.1
+        );
+    }
+    let (conns, per) = (8, 2000);
+    let d = best_of_two(small(direct, conns, per), small(direct, conns, per), true);
+    let t = best_of_two(small(tunnel, conns, per), small(tunnel, conns, per), true);
+    println!(
+        "{:<26} {:>8.0} req/s {:>6.0} req/s {:>8.2} {:>14} {:>14}",
+        format!("small GET, {conns} conns"),
+        d,
+        t,
+        t / d,
+        "-",
+        "-"
+    );
+    println!("\nratio = tunnel / direct; the direct path has no TLS and no proxy hop.");
+}
