@@ -198,7 +198,25 @@ impl Connection {
     /// True when [`poll_transmit`](Self::poll_transmit) has something to send. Streams waiting
     /// for the peer's connection window do not count.
     pub fn wants_transmit(&self) -> bool {
-        !self.pending.is_empty() || (self.error.is_none() && !self.ready.is_empty())
+        if !self.pending.is_empty() {
+            return true;
+        }
+        if self.error.is_some() {
+            return false;
+        }
+        // Exact, not "the ready list is non-empty": entries may have gone stale (stream reset)
+        // or blocked (a SETTINGS decrease shrank the window) since they were queued. The list
+        // is short in practice: streams with something to send right now.
+        self.ready.iter().any(|id| {
+            self.streams.get(&id.value()).is_some_and(|s| {
+                s.scheduled
+                    && if s.send_queue.is_empty() {
+                        !matches!(s.send_end, SendEnd::None)
+                    } else {
+                        s.send_window > 0 && self.conn_send_window > 0
+                    }
+            })
+        })
     }
 
     /// Streams currently open (either initiator).
