@@ -271,3 +271,43 @@ fn wants_transmit_ignores_streams_scheduled_while_blocked() {
         "wants_transmit() was true, then poll_transmit sent {n} bytes"
     );
 }
+
+/// FIXED in 940dbf3 (conn.rs `remove_stream` / `wants_transmit`): a stream removed while it sits
+/// in the ready list (the peer's RST_STREAM, our `reset`, a stream error, GOAWAY refusal)
+/// leaves its id behind. `wants_transmit()` is then true although nothing is left to send,
+/// and the next `poll_transmit` returns 0 while it drops the stale id. No busy loop (the
+/// call after that is false), but a spurious wake-up and write attempt per removal, and the
+/// doc of `wants_transmit` promises more. Found by the `conn_server` fuzz target.
+#[test]
+fn wants_transmit_is_false_after_a_scheduled_stream_is_reset() {
+    let mut s = server(Config::default());
+    let mut hpack = Encoder::new();
+    let mut input = BytesMut::new();
+    input.extend_from_slice(&raw(1, 0x5, 1, &request_block(&mut hpack, "GET")));
+    s.recv(&mut input, NOW).unwrap();
+    let Some(Event::Request { stream_id, .. }) = s.poll_event() else {
+        panic!("no request");
+    };
+    s.send_response(
+        stream_id,
+        &sallyport::proto::h2::ResponseHead::new(200),
+        false,
+    )
+    .unwrap();
+    s.send_data(stream_id, Bytes::from(vec![0u8; 50_000]), true)
+        .unwrap();
+    // A transport write with little room: the head goes out, the DATA stays scheduled.
+    let mut out = Vec::new();
+    assert!(s.poll_transmit(&mut out, 1) > 0);
+    // The peer cancels the stream.
+    input.extend_from_slice(&raw(3, 0, 1, &8u32.to_be_bytes()));
+    s.recv(&mut input, NOW).unwrap();
+    assert!(matches!(s.poll_event(), Some(Event::Reset { .. })));
+    out.clear();
+    let wanted = s.wants_transmit();
+    let n = s.poll_transmit(&mut out, usize::MAX);
+    assert!(
+        !wanted,
+        "wants_transmit() was true, then poll_transmit sent {n} bytes"
+    );
+}
