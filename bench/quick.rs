@@ -44,7 +44,10 @@ enum Path {
 impl Path {
     fn request(&self, path: &str) -> (SocketAddr, String) {
         match self {
-            Path::Direct(a) => (*a, format!("GET {path} HTTP/1.1\r\nhost: erp.virtual\r\n\r\n")),
+            Path::Direct(a) => (
+                *a,
+                format!("GET {path} HTTP/1.1\r\nhost: erp.virtual\r\n\r\n"),
+            ),
             Path::Tunnel(p) => (
                 *p,
                 format!("GET http://erp.virtual{path} HTTP/1.1\r\nhost: erp.virtual\r\n\r\n"),
@@ -135,7 +138,10 @@ fn main() {
     bulk(tunnel, 64 << 20, 1);
     bulk(direct, 64 << 20, 1);
     println!("\nsallyport bench-quick (loopback, 2 tunnels, mTLS 1.3; whole-process CPU)\n");
-    println!("{:<26} {:>12} {:>12} {:>8} {:>14} {:>14}", "workload", "direct", "tunnel", "ratio", "cpu-s/GiB dir", "cpu-s/GiB tun");
+    println!(
+        "{:<26} {:>12} {:>12} {:>8} {:>14} {:>14}",
+        "workload", "direct", "tunnel", "ratio", "cpu-s/GiB dir", "cpu-s/GiB tun"
+    );
     for streams in [1u64, 8] {
         let runs: Vec<((f64, f64), (f64, f64))> = (0..2)
             .map(|_| (bulk(direct, GIB, streams), bulk(tunnel, GIB, streams)))

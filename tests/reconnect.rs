@@ -109,6 +109,7 @@ fn connector_reconnects_after_the_relay_restarts() {
             response: Duration::from_secs(5),
         },
         io: IoMode::Auto,
+        drain_on_signal: false,
         handshake_timeout: Duration::from_secs(5),
     })
     .unwrap();

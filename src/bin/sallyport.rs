@@ -219,6 +219,7 @@ fn run(cmd: Command) -> Result<(), String> {
                     response: Duration::from_secs(30),
                 },
                 io,
+                drain_on_signal: true,
                 handshake_timeout: Duration::from_secs(10),
             })
             .map_err(|e| e.to_string())?;

@@ -43,6 +43,10 @@ pub struct ConnectorConfig {
     pub io: IoMode,
     /// TLS handshake deadline.
     pub handshake_timeout: Duration,
+    /// On SIGTERM or SIGINT: send GOAWAY on every tunnel, let open streams finish (within the
+    /// codec's drain timeout), then stop instead of reconnecting. Off when the connector is
+    /// embedded (demo, tests), where the signal belongs to the host process.
+    pub drain_on_signal: bool,
 }
 
 /// Starts the tunnels; they run until the process ends.
@@ -65,12 +69,31 @@ async fn tunnel_loop(cfg: Arc<ConnectorConfig>, index: usize) {
         timeouts: cfg.timeouts,
     });
     let mut backoff = Backoff::new(index as u64);
+    let drain = Rc::new(Drain::default());
+    if cfg.drain_on_signal {
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            let drain = drain.clone();
+            compio::runtime::spawn(async move {
+                if compio::signal::unix::signal(sig).await.is_ok() {
+                    drain.start(index);
+                }
+            })
+            .detach();
+        }
+    }
     loop {
+        if drain.requested.get() {
+            return;
+        }
         let started = Instant::now();
         match dial(&cfg).await {
             Ok(transport) => {
                 tracing::info!(tunnel = index, relay = %cfg.relay, "tunnel connected");
-                let why = serve(&cfg, &ctx, transport).await;
+                let why = serve(&cfg, &ctx, &drain, transport).await;
+                if drain.requested.get() {
+                    tracing::info!(tunnel = index, "tunnel drained: {why}");
+                    return;
+                }
                 tracing::warn!(tunnel = index, "tunnel ended: {why}");
                 if started.elapsed() > Duration::from_secs(10) {
                     backoff.reset();
@@ -107,6 +130,7 @@ async fn dial(cfg: &ConnectorConfig) -> Result<TlsTransport, String> {
 async fn serve(
     cfg: &ConnectorConfig,
     ctx: &Rc<Context>,
+    drain: &Drain,
     transport: TlsTransport,
 ) -> crate::tunnel::TunnelError {
     let h2 = H2Config {
@@ -117,6 +141,10 @@ async fn serve(
         ..H2Config::default()
     };
     let tunnel = Tunnel::new(Role::Server, h2);
+    *drain.current.borrow_mut() = Some(tunnel.clone());
+    if drain.requested.get() {
+        tunnel.go_away();
+    }
     let acceptor = {
         let tunnel = tunnel.clone();
         let ctx = ctx.clone();
@@ -127,8 +155,29 @@ async fn serve(
         })
     };
     let why = tunnel.run(transport).await;
+    drain.current.borrow_mut().take();
     drop(acceptor);
     why
+}
+
+/// A drain request from a signal, and the tunnel it must reach on this thread.
+#[derive(Default)]
+struct Drain {
+    requested: std::cell::Cell<bool>,
+    current: std::cell::RefCell<Option<Tunnel>>,
+}
+
+impl Drain {
+    fn start(&self, index: usize) {
+        tracing::info!(
+            tunnel = index,
+            "signal received: draining (GOAWAY, open streams finish)"
+        );
+        self.requested.set(true);
+        if let Some(t) = self.current.borrow().as_ref() {
+            t.go_away();
+        }
+    }
 }
 
 /// Exponential backoff with full jitter: a fleet of connectors restarting together does not

@@ -131,6 +131,7 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
             response: opts.backend_timeout,
         },
         io: opts.io,
+        drain_on_signal: false,
         handshake_timeout: Duration::from_secs(10),
     })
     .map_err(|e| format!("connector: {e}"))?;
