@@ -602,7 +602,7 @@ impl Connection {
 
     /// HPACK-encodes a header block straight into `pending`, then frames it. The common case
     /// (block fits one frame) writes the frame header in front of the block without a copy.
-    fn queue_header_block<'a>(
+    pub(crate) fn queue_header_block<'a>(
         &mut self,
         id: StreamId,
         fields: impl IntoIterator<Item = (&'a [u8], &'a [u8], bool)>,

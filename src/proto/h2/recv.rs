@@ -460,17 +460,7 @@ impl Connection {
             return Err(self.fail(ConnectionError::Flood(Flood::LocalResets)));
         }
         let before = self.pending.len();
-        let mut block = BytesMut::new();
-        self.encoder
-            .encode([(&b":status"[..], &b"431"[..], false)], &mut block);
-        frame::encode_header_block(
-            id,
-            None,
-            &block,
-            true,
-            self.peer_max_frame_size,
-            &mut self.pending,
-        );
+        self.queue_header_block(id, [(&b":status"[..], &b"431"[..], false)], true);
         self.provoked += self.pending.len() - before;
         self.remember_reset(id);
         self.queue_provoked(Frame::RstStream(RstStream {

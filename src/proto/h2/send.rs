@@ -86,20 +86,8 @@ impl Connection {
                     }
                     SendEnd::Trailers(t) => {
                         let before = self.pending.len();
-                        let start = before + frame::HEADER_LEN;
-                        self.pending.resize(start, 0);
                         let fields = t.iter().map(|f| (&f.name[..], &f.value[..], f.sensitive));
-                        self.encoder.encode(fields, &mut self.pending);
-                        let block = self.pending.split_off(start);
-                        self.pending.truncate(before);
-                        frame::encode_header_block(
-                            id,
-                            None,
-                            &block,
-                            true,
-                            self.peer_max_frame_size,
-                            &mut self.pending,
-                        );
+                        self.queue_header_block(id, fields, true);
                         written += self.pending.len() - before;
                     }
                 }
