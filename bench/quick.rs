@@ -130,8 +130,19 @@ fn best_of_two<T: PartialOrd + Copy>(a: T, b: T, higher_is_better: bool) -> T {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; nothing else to parse.
+    // `cargo bench` passes --bench. Without it (`cargo test --all-targets`) run a small smoke
+    // pass that exercises the harness, so the test run stays short.
+    let full = std::env::args().any(|a| a == "--bench");
     let stack = demo::start(&StackOptions::default()).expect("demo stack");
+    if !full {
+        let direct = Path::Direct(stack.http.addr);
+        let tunnel = Path::Tunnel(stack.proxy);
+        bulk(direct, 4 << 20, 2);
+        bulk(tunnel, 4 << 20, 2);
+        let rate = small(tunnel, 2, 50);
+        println!("bench-quick smoke: ok ({rate:.0} req/s through the tunnel; `make bench-quick` for figures)");
+        return;
+    }
     let direct = Path::Direct(stack.http.addr);
     let tunnel = Path::Tunnel(stack.proxy);
     // Warm-up: TLS sessions, pools, page cache of nothing in particular.
