@@ -108,6 +108,7 @@ fn connector_reconnects_after_the_relay_restarts() {
             connect: Duration::from_secs(2),
             response: Duration::from_secs(5),
         },
+        backend_tls: None,
         io: IoMode::Auto,
         drain_on_signal: false,
         handshake_timeout: Duration::from_secs(5),

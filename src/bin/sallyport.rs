@@ -88,9 +88,12 @@ enum Command {
         /// This connector's private key.
         #[arg(long)]
         key: PathBuf,
-        /// A system: `virtual-host:port=internal-host:port[/http|/tcp]` (repeatable).
+        /// A system: `virtual-host:port=internal-host:port[/http|/https|/tcp|/tcps]` (repeatable).
         #[arg(long = "map")]
         maps: Vec<String>,
+        /// PEM bundle of CAs trusted for `https`/`tcps` systems (default: the system bundle).
+        #[arg(long)]
+        backend_trust: Option<PathBuf>,
         /// Tunnel connections to keep (one thread each).
         #[arg(long, default_value_t = 2)]
         tunnels: usize,
@@ -191,6 +194,7 @@ fn run(cmd: Command) -> Result<(), String> {
             cert,
             key,
             maps,
+            backend_trust,
             tunnels,
             io,
         } => {
@@ -200,6 +204,14 @@ fn run(cmd: Command) -> Result<(), String> {
                     .insert(SystemMap::parse_line(&m).map_err(|e| e.to_string())?)
                     .map_err(|e| e.to_string())?;
             }
+            let backend_tls = if systems.uses_tls() {
+                Some(
+                    sallyport::tls::backend_client_config(backend_trust.as_deref())
+                        .map_err(|e| format!("backend trust store: {e}"))?,
+                )
+            } else {
+                None
+            };
             if systems.is_empty() {
                 tracing::warn!("no --map given: every request will be refused");
             }
@@ -218,6 +230,7 @@ fn run(cmd: Command) -> Result<(), String> {
                     connect: Duration::from_secs(5),
                     response: Duration::from_secs(30),
                 },
+                backend_tls,
                 io,
                 drain_on_signal: true,
                 handshake_timeout: Duration::from_secs(10),

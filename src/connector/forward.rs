@@ -12,9 +12,8 @@ use crate::proto::h2::{field, RequestHead, ResponseHead};
 use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits, Method};
 use crate::proto::Reason;
 use crate::tunnel::{StreamEvent, StreamHandle};
+use crate::tunnel::{TransportRead, TransportWrite};
 use bytes::{Bytes, BytesMut};
-use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 use std::rc::Rc;
 use std::time::Duration;
@@ -36,6 +35,58 @@ pub struct Context {
     pub pool: Pool,
     /// Backend timeouts.
     pub timeouts: BackendTimeouts,
+    /// TLS towards `https`/`tcps` systems (their trust store); `None` if none is mapped.
+    pub backend_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// Reading half of a backend connection, plain or TLS.
+pub enum BackendRead {
+    /// Plain TCP.
+    Tcp(crate::tunnel::TcpRead),
+    /// TLS (rustls, unbuffered).
+    Tls(crate::io::tls::TlsReader),
+}
+
+/// Writing half of a backend connection, plain or TLS.
+pub enum BackendWrite {
+    /// Plain TCP.
+    Tcp(crate::tunnel::TcpWrite),
+    /// TLS (rustls, unbuffered).
+    Tls(crate::io::tls::TlsWriter),
+}
+
+/// A connection to a backend system.
+pub struct BackendConn {
+    rd: BackendRead,
+    wr: BackendWrite,
+}
+
+impl BackendRead {
+    /// Appends what arrives to `buf` (reserving room first); `Ok(0)` at the end.
+    async fn read(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        buf.reserve(READ_CHUNK);
+        match self {
+            BackendRead::Tcp(r) => r.read(buf).await,
+            BackendRead::Tls(r) => TransportRead::read(r, buf).await,
+        }
+    }
+}
+
+impl BackendWrite {
+    async fn write(&mut self, chunks: &[Bytes]) -> std::io::Result<()> {
+        match self {
+            BackendWrite::Tcp(w) => w.write(chunks).await,
+            BackendWrite::Tls(w) => TransportWrite::write(w, chunks).await,
+        }
+    }
+
+    /// Half-close: FIN (after close_notify for TLS).
+    async fn close(&mut self) {
+        match self {
+            BackendWrite::Tcp(w) => w.close().await,
+            BackendWrite::Tls(w) => TransportWrite::close(w).await,
+        }
+    }
 }
 
 const READ_CHUNK: usize = 64 << 10;
@@ -56,11 +107,11 @@ pub async fn serve(ctx: Rc<Context>, stream: StreamHandle, head: RequestHead, en
         return answer(&stream, 403, &text).await;
     };
     match (head.is_connect(), system.protocol) {
-        (true, Protocol::Tcp) => tunnel_tcp(&ctx, stream, &system.internal).await,
-        (false, Protocol::Http) => forward_http(&ctx, stream, head, end_stream, &system).await,
-        (true, Protocol::Http) | (false, Protocol::Tcp) => {
-            answer(&stream, 405, "this system is mapped for another protocol\n").await
+        (true, Protocol::Tcp | Protocol::Tcps) => tunnel_tcp(&ctx, stream, &system).await,
+        (false, Protocol::Http | Protocol::Https) => {
+            forward_http(&ctx, stream, head, end_stream, &system).await
         }
+        _ => answer(&stream, 405, "this system is mapped for another protocol\n").await,
     }
 }
 
@@ -79,19 +130,40 @@ async fn answer(stream: &StreamHandle, status: u16, text: &str) {
     }
 }
 
-async fn connect(ctx: &Context, addr: &str) -> Result<TcpStream, String> {
-    match compio::time::timeout(ctx.timeouts.connect, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => {
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {:?}", ctx.timeouts.connect)),
+async fn connect(ctx: &Context, system: &super::mapping::System) -> Result<BackendConn, String> {
+    let addr = system.internal.as_str();
+    let tcp = match compio::time::timeout(ctx.timeouts.connect, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err(format!("no answer within {:?}", ctx.timeouts.connect)),
+    };
+    let _ = tcp.set_nodelay(true);
+    if !matches!(system.protocol, Protocol::Https | Protocol::Tcps) {
+        let (r, w) = crate::tunnel::Transport::split(crate::tunnel::TcpTransport(tcp));
+        return Ok(BackendConn {
+            rd: BackendRead::Tcp(r),
+            wr: BackendWrite::Tcp(w),
+        });
     }
+    let cfg = ctx
+        .backend_tls
+        .clone()
+        .ok_or("no backend trust store is configured for TLS systems")?;
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| format!("'{host}' is not a valid TLS server name: {e}"))?;
+    let (r, w) = crate::io::tls::connect(tcp, cfg, name, ctx.timeouts.connect)
+        .await
+        .map_err(|e| format!("TLS to the backend failed: {e}"))?;
+    Ok(BackendConn {
+        rd: BackendRead::Tls(r),
+        wr: BackendWrite::Tls(w),
+    })
 }
 
-async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, addr: &str) {
-    let backend = match connect(ctx, addr).await {
+async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, system: &super::mapping::System) {
+    let backend = match connect(ctx, system).await {
         Ok(s) => s,
         Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
     };
@@ -101,7 +173,7 @@ async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, addr: &str) {
     {
         return;
     }
-    let (mut rd, mut wr) = backend.into_split();
+    let BackendConn { mut rd, mut wr } = backend;
     let upstream = async {
         // Tunnel → backend. Ends on END_STREAM (half-close) or a reset.
         while let Some(ev) = stream.next().await {
@@ -109,15 +181,14 @@ async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, addr: &str) {
                 StreamEvent::Data { data, end_stream } => {
                     let n = data.len();
                     if !data.is_empty() {
-                        let BufResult(r, _) = wr.write_all(data).await;
-                        if r.is_err() {
+                        if wr.write(&[data]).await.is_err() {
                             stream.reset(Reason::CONNECT_ERROR);
                             return false;
                         }
                     }
                     stream.release(n);
                     if end_stream {
-                        let _ = wr.shutdown().await;
+                        wr.close().await;
                         return true;
                     }
                 }
@@ -130,10 +201,7 @@ async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, addr: &str) {
         // Backend → tunnel. Ends on backend EOF (END_STREAM) or error (reset).
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         loop {
-            buf.reserve(READ_CHUNK);
-            let BufResult(r, b) = rd.append(buf).await;
-            buf = b;
-            match r {
+            match rd.read(&mut buf).await {
                 Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),
                 Ok(_) => {
                     let chunk = buf.split().freeze();
@@ -168,7 +236,7 @@ async fn forward_http(
 ) {
     let (mut backend, reused) = match ctx.pool.take(&system.internal) {
         Some(b) => (b, true),
-        None => match connect(ctx, &system.internal).await {
+        None => match connect(ctx, system).await {
             Ok(b) => (b, false),
             Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
         },
@@ -223,10 +291,7 @@ async fn forward_http(
                     if end_stream && body == BodyKind::Chunked {
                         pending.push(Bytes::from_static(b"0\r\n\r\n"));
                     }
-                    let BufResult(r, _) = backend
-                        .write_vectored_all(std::mem::take(&mut pending))
-                        .await;
-                    if let Err(e) = r {
+                    if let Err(e) = backend.wr.write(&std::mem::take(&mut pending)).await {
                         return answer(&stream, 502, &format!("backend reset: {e}\n")).await;
                     }
                     stream.release(n);
@@ -246,8 +311,7 @@ async fn forward_http(
         }
     }
     if !pending.is_empty() {
-        let BufResult(r, _) = backend.write_vectored_all(pending).await;
-        if let Err(e) = r {
+        if let Err(e) = backend.wr.write(&pending).await {
             let why = if reused {
                 " (idle pooled connection)"
             } else {
@@ -269,7 +333,7 @@ async fn forward_http(
 async fn relay_response(
     ctx: &Context,
     stream: StreamHandle,
-    mut backend: TcpStream,
+    mut backend: BackendConn,
     addr: &str,
     head_request: bool,
 ) {
@@ -293,8 +357,9 @@ async fn relay_response(
                 .await
             }
         }
-        buf.reserve(READ_CHUNK);
-        match compio::time::timeout(deadline, backend.append(buf)).await {
+        // On timeout the read is dropped with the connection (a cancelled read leaves a TLS
+        // backend unusable, and this one is not pooled).
+        match compio::time::timeout(deadline, backend.rd.read(&mut buf)).await {
             Err(_) => {
                 return answer(
                     &stream,
@@ -303,7 +368,7 @@ async fn relay_response(
                 )
                 .await
             }
-            Ok(BufResult(Ok(0), _)) => {
+            Ok(Ok(0)) => {
                 return answer(
                     &stream,
                     502,
@@ -311,10 +376,8 @@ async fn relay_response(
                 )
                 .await
             }
-            Ok(BufResult(Err(e), _)) => {
-                return answer(&stream, 502, &format!("backend reset: {e}\n")).await
-            }
-            Ok(BufResult(Ok(_), b)) => buf = b,
+            Ok(Err(e)) => return answer(&stream, 502, &format!("backend reset: {e}\n")).await,
+            Ok(Ok(_)) => {}
         }
     };
     let _ = buf.split_to(used);
@@ -346,16 +409,17 @@ async fn relay_response(
     }
 }
 
-async fn read_more(backend: &mut TcpStream, buf: BytesMut) -> (std::io::Result<usize>, BytesMut) {
-    let mut buf = buf;
-    buf.reserve(READ_CHUNK);
-    let BufResult(r, b) = backend.append(buf).await;
-    (r, b)
+async fn read_more(
+    backend: &mut BackendConn,
+    mut buf: BytesMut,
+) -> (std::io::Result<usize>, BytesMut) {
+    let r = backend.rd.read(&mut buf).await;
+    (r, buf)
 }
 
 async fn copy_length(
     stream: &StreamHandle,
-    backend: &mut TcpStream,
+    backend: &mut BackendConn,
     mut buf: BytesMut,
     mut left: u64,
 ) -> bool {
@@ -383,7 +447,7 @@ async fn copy_length(
     }
 }
 
-async fn copy_chunked(stream: &StreamHandle, backend: &mut TcpStream, mut buf: BytesMut) -> bool {
+async fn copy_chunked(stream: &StreamHandle, backend: &mut BackendConn, mut buf: BytesMut) -> bool {
     let mut decoder = ChunkedDecoder::new();
     loop {
         match decoder.decode(&mut buf) {
@@ -413,7 +477,7 @@ async fn copy_chunked(stream: &StreamHandle, backend: &mut TcpStream, mut buf: B
 
 async fn copy_until_close(
     stream: &StreamHandle,
-    backend: &mut TcpStream,
+    backend: &mut BackendConn,
     mut buf: BytesMut,
 ) -> bool {
     loop {

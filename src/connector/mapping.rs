@@ -13,8 +13,12 @@ use std::fmt;
 pub enum Protocol {
     /// HTTP/1.1 in clear.
     Http,
+    /// HTTP/1.1 over TLS (the backend's certificate checked against the trust store).
+    Https,
     /// Raw TCP (a CONNECT stream).
     Tcp,
+    /// Raw TCP over TLS.
+    Tcps,
 }
 
 /// One mapped system.
@@ -33,7 +37,7 @@ pub struct System {
 /// Why a mapping line is not accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MappingError {
-    /// The text is not `virtual-host:port=internal-host:port[/http|/tcp]`.
+    /// The text is not `virtual-host:port=internal-host:port[/http|/https|/tcp|/tcps]`.
     Syntax(String),
     /// The same virtual host:port is mapped twice.
     Duplicate(String),
@@ -44,7 +48,7 @@ impl fmt::Display for MappingError {
         match self {
             MappingError::Syntax(s) => write!(
                 f,
-                "mapping '{s}': expected virtual-host:port=internal-host:port[/http|/tcp]"
+                "mapping '{s}': expected virtual-host:port=internal-host:port[/http|/https|/tcp|/tcps]"
             ),
             MappingError::Duplicate(s) => write!(f, "virtual system '{s}' is mapped twice"),
         }
@@ -70,13 +74,15 @@ impl SystemMap {
         Ok(())
     }
 
-    /// Parses `virtual-host:port=internal-host:port[/http|/tcp]` (default `/http`).
+    /// Parses `virtual-host:port=internal-host:port[/http|/https|/tcp|/tcps]` (default `/http`).
     pub fn parse_line(line: &str) -> Result<System, MappingError> {
         let err = || MappingError::Syntax(line.to_string());
         let (virt, rest) = line.split_once('=').ok_or_else(err)?;
         let (internal, proto) = match rest.rsplit_once('/') {
             Some((i, "http")) => (i, Protocol::Http),
+            Some((i, "https")) => (i, Protocol::Https),
             Some((i, "tcp")) => (i, Protocol::Tcp),
+            Some((i, "tcps")) => (i, Protocol::Tcps),
             Some(_) => return Err(err()),
             None => (rest, Protocol::Http),
         };
@@ -99,6 +105,13 @@ impl SystemMap {
             None => return None,
         };
         self.systems.get(&(host.to_ascii_lowercase(), port))
+    }
+
+    /// True if any system is reached over TLS (a backend trust store is then needed).
+    pub fn uses_tls(&self) -> bool {
+        self.systems
+            .values()
+            .any(|s| matches!(s.protocol, Protocol::Https | Protocol::Tcps))
     }
 
     /// Number of systems.

@@ -39,6 +39,9 @@ pub struct ConnectorConfig {
     pub keepalive: Duration,
     /// Backend timeouts.
     pub timeouts: BackendTimeouts,
+    /// TLS towards `https`/`tcps` systems (from the trust store, see
+    /// [`crate::tls::backend_client_config`]); required when any such system is mapped.
+    pub backend_tls: Option<Arc<rustls::ClientConfig>>,
     /// I/O backend.
     pub io: IoMode,
     /// TLS handshake deadline.
@@ -67,6 +70,7 @@ async fn tunnel_loop(cfg: Arc<ConnectorConfig>, index: usize) {
         systems: cfg.systems.clone(),
         pool: Default::default(),
         timeouts: cfg.timeouts,
+        backend_tls: cfg.backend_tls.clone(),
     });
     let mut backoff = Backoff::new(index as u64);
     let drain = Rc::new(Drain::default());

@@ -4,7 +4,7 @@
 //! that a finished connection is closed. The number of connections *in use* is bounded by
 //! the tunnel's MAX_CONCURRENT_STREAMS, since each serves one stream.
 
-use compio::net::TcpStream;
+use super::forward::BackendConn;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -14,17 +14,17 @@ pub const MAX_IDLE_PER_BACKEND: usize = 32;
 /// A per-thread pool of idle backend connections.
 #[derive(Default)]
 pub struct Pool {
-    idle: RefCell<HashMap<String, Vec<TcpStream>>>,
+    idle: RefCell<HashMap<String, Vec<BackendConn>>>,
 }
 
 impl Pool {
     /// An idle connection to `addr`, most recently used first.
-    pub fn take(&self, addr: &str) -> Option<TcpStream> {
+    pub fn take(&self, addr: &str) -> Option<BackendConn> {
         self.idle.borrow_mut().get_mut(addr)?.pop()
     }
 
     /// Returns a connection that finished a response cleanly and may be reused.
-    pub fn put(&self, addr: &str, conn: TcpStream) {
+    pub fn put(&self, addr: &str, conn: BackendConn) {
         let mut idle = self.idle.borrow_mut();
         let list = idle.entry(addr.to_string()).or_default();
         if list.len() < MAX_IDLE_PER_BACKEND {

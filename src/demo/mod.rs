@@ -28,6 +28,9 @@ pub struct StackOptions {
     pub tunnels: usize,
     /// Backend response timeout at the connector.
     pub backend_timeout: Duration,
+    /// More systems, `virtual:port=internal:port[/proto]`; TLS backends must present a
+    /// certificate from the stack's own CA (`Stack::pki_dir`).
+    pub extra_maps: Vec<String>,
 }
 
 impl Default for StackOptions {
@@ -37,6 +40,7 @@ impl Default for StackOptions {
             proxy_port: 0,
             tunnels: 2,
             backend_timeout: Duration::from_secs(30),
+            extra_maps: Vec::new(),
         }
     }
 }
@@ -107,7 +111,10 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
         format!("ldap.virtual:389={}/tcp", echo.addr),
         // A mapped system whose backend is down (nothing listens on the discard port).
         "down.virtual:80=127.0.0.1:9".to_string(),
-    ] {
+    ]
+    .into_iter()
+    .chain(opts.extra_maps.iter().cloned())
+    {
         let sys = SystemMap::parse_line(&line).map_err(|e| e.to_string())?;
         systems.insert(sys).map_err(|e| e.to_string())?;
     }
@@ -130,6 +137,10 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
             connect: Duration::from_secs(5),
             response: opts.backend_timeout,
         },
+        backend_tls: Some(
+            crate::tls::backend_client_config(Some(&file("ca.pem")))
+                .map_err(|e| format!("backend TLS: {e}"))?,
+        ),
         io: opts.io,
         drain_on_signal: false,
         handshake_timeout: Duration::from_secs(10),

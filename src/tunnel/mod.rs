@@ -18,7 +18,9 @@ mod stream;
 mod transport;
 
 pub use stream::{StreamEvent, StreamHandle};
-pub use transport::{TcpTransport, TlsTransport, Transport, TransportRead, TransportWrite};
+pub use transport::{
+    TcpRead, TcpTransport, TcpWrite, TlsTransport, Transport, TransportRead, TransportWrite,
+};
 
 use crate::proto::h2::{Connection, ConnectionError, Event, RequestHead, Role, StreamError};
 use crate::proto::{StreamId, Timestamp};
