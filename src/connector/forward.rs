@@ -180,11 +180,9 @@ async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, system: &super::mapping
             match ev {
                 StreamEvent::Data { data, end_stream } => {
                     let n = data.len();
-                    if !data.is_empty() {
-                        if wr.write(&[data]).await.is_err() {
-                            stream.reset(Reason::CONNECT_ERROR);
-                            return false;
-                        }
+                    if !data.is_empty() && wr.write(&[data]).await.is_err() {
+                        stream.reset(Reason::CONNECT_ERROR);
+                        return false;
                     }
                     stream.release(n);
                     if end_stream {
