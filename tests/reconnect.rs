@@ -215,3 +215,72 @@ fn relay_forgets_a_restarted_connector_and_routes_to_the_new_one() {
     }
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
+
+/// A stream the relay resets closes its backend socket at once (CVE-2025-8671 class: a reset
+/// must not leave the backend working).
+#[test]
+fn relay_reset_closes_the_backend_socket_at_once() {
+    let pki = pki();
+    let f = |n: &str| pki.dir.join(n);
+    let echo = backends::tcp_echo_backend().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = listener.local_addr().unwrap();
+    let mut systems = SystemMap::default();
+    systems
+        .insert(SystemMap::parse_line(&format!("ldap.virtual:389={}/tcp", echo.addr)).unwrap())
+        .unwrap();
+    connector::start(ConnectorConfig {
+        relay: relay.to_string(),
+        relay_name: rustls::pki_types::ServerName::try_from("localhost")
+            .unwrap()
+            .to_owned(),
+        tls: sallyport::tls::connector_client_config(
+            &f("ca.pem"),
+            &f(&format!("{}.pem", pki.stem)),
+            &f(&format!("{}.key", pki.stem)),
+        )
+        .unwrap(),
+        tunnels: 1,
+        systems,
+        keepalive: Duration::from_secs(1),
+        timeouts: BackendTimeouts {
+            connect: Duration::from_secs(2),
+            response: Duration::from_secs(5),
+        },
+        backend_tls: None,
+        io: IoMode::Auto,
+        handshake_timeout: Duration::from_secs(5),
+        drain_on_signal: false,
+    })
+    .unwrap();
+    let tls = sallyport::tls::relay_server_config(&f("ca.pem"), &f("relay.pem"), &f("relay.key"))
+        .unwrap();
+    let rt = compio::runtime::Runtime::new().unwrap();
+    let closed = echo.closed.clone();
+    rt.block_on(async move {
+        let listener = compio::net::TcpListener::from_std(listener).unwrap();
+        let (sock, _) = listener.accept().await.unwrap();
+        let (r, w, _) = sallyport::io::tls::accept(sock, tls, Duration::from_secs(5)).await.unwrap();
+        let tunnel = Tunnel::new(Role::Client, Config::default());
+        let runner = {
+            let t = tunnel.clone();
+            compio::runtime::spawn(async move { t.run(TlsTransport(r, w)).await })
+        };
+        let stream = tunnel.open(&RequestHead::connect("ldap.virtual:389"), false).unwrap();
+        assert!(matches!(stream.next().await, Some(StreamEvent::Response { head, .. }) if head.status == 200));
+        stream.send_data(bytes::Bytes::from_static(b"ping"), false).await.unwrap();
+        match stream.next().await {
+            Some(StreamEvent::Data { data, .. }) => assert_eq!(&data[..], b"ping"),
+            other => panic!("expected the echo, got {other:?}"),
+        }
+        assert_eq!(closed.load(std::sync::atomic::Ordering::Relaxed), 0);
+        stream.reset(sallyport::proto::Reason::CANCEL);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while closed.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            assert!(Instant::now() < deadline, "the backend socket stayed open after the reset");
+            compio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(runner);
+    });
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}

@@ -18,6 +18,8 @@ pub struct Backend {
     pub requests: Arc<Mutex<Vec<String>>>,
     /// Connections accepted.
     pub connections: Arc<AtomicUsize>,
+    /// Connections that ended (the peer closed or reset them); counted by the echo backend.
+    pub closed: Arc<AtomicUsize>,
 }
 
 /// Starts the HTTP backend on an ephemeral loopback port. It answers every request with 200
@@ -42,6 +44,7 @@ pub fn http_backend() -> std::io::Result<Backend> {
         addr,
         requests,
         connections,
+        closed: Arc::new(AtomicUsize::new(0)),
     })
 }
 
@@ -168,12 +171,15 @@ pub fn tcp_echo_backend() -> std::io::Result<Backend> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let connections = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
     let conns = connections.clone();
+    let ended = closed.clone();
     thread::Builder::new()
         .name("demo-echo-backend".into())
         .spawn(move || {
             for mut sock in listener.incoming().flatten() {
                 conns.fetch_add(1, Ordering::Relaxed);
+                let ended = ended.clone();
                 let _ = thread::Builder::new().spawn(move || {
                     let mut buf = vec![0u8; 64 << 10];
                     loop {
@@ -181,11 +187,12 @@ pub fn tcp_echo_backend() -> std::io::Result<Backend> {
                             Ok(0) | Err(_) => break,
                             Ok(n) => {
                                 if sock.write_all(&buf[..n]).is_err() {
-                                    return;
+                                    break;
                                 }
                             }
                         }
                     }
+                    ended.fetch_add(1, Ordering::Relaxed);
                     let _ = sock.shutdown(Shutdown::Write);
                 });
             }
@@ -194,5 +201,6 @@ pub fn tcp_echo_backend() -> std::io::Result<Backend> {
         addr,
         requests: Arc::new(Mutex::new(Vec::new())),
         connections,
+        closed,
     })
 }
