@@ -33,6 +33,38 @@ fn pki() -> Pki {
     }
 }
 
+/// Starts a real connector (one tunnel) with `pki`'s certificate, dialling `relay`, with one
+/// system mapped by `map`.
+fn start_connector(pki: &Pki, relay: SocketAddr, map: &str) {
+    let f = |n: &str| pki.dir.join(n);
+    let mut systems = SystemMap::default();
+    systems.insert(SystemMap::parse_line(map).unwrap()).unwrap();
+    connector::start(ConnectorConfig {
+        relay: relay.to_string(),
+        relay_name: rustls::pki_types::ServerName::try_from("localhost")
+            .unwrap()
+            .to_owned(),
+        tls: sallyport::tls::connector_client_config(
+            &f("ca.pem"),
+            &f(&format!("{}.pem", pki.stem)),
+            &f(&format!("{}.key", pki.stem)),
+        )
+        .unwrap(),
+        tunnels: 1,
+        systems,
+        keepalive: Duration::from_secs(1),
+        timeouts: BackendTimeouts {
+            connect: Duration::from_secs(2),
+            response: Duration::from_secs(5),
+        },
+        backend_tls: None,
+        io: IoMode::Auto,
+        handshake_timeout: Duration::from_secs(5),
+        drain_on_signal: false,
+    })
+    .unwrap();
+}
+
 /// Accepts one tunnel on `addr`, checks its identity, sends one GET through it and returns
 /// the status; then drops the connection and the listener (the "relay" is gone).
 fn relay_once(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> u16 {
@@ -86,34 +118,7 @@ fn connector_reconnects_after_the_relay_restarts() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut systems = SystemMap::default();
-    systems
-        .insert(SystemMap::parse_line(&format!("erp.virtual:80={}", backend.addr)).unwrap())
-        .unwrap();
-    connector::start(ConnectorConfig {
-        relay: addr.to_string(),
-        relay_name: rustls::pki_types::ServerName::try_from("localhost")
-            .unwrap()
-            .to_owned(),
-        tls: sallyport::tls::connector_client_config(
-            &f("ca.pem"),
-            &f(&format!("{}.pem", pki.stem)),
-            &f(&format!("{}.key", pki.stem)),
-        )
-        .unwrap(),
-        tunnels: 1,
-        systems,
-        keepalive: Duration::from_secs(1),
-        timeouts: BackendTimeouts {
-            connect: Duration::from_secs(2),
-            response: Duration::from_secs(5),
-        },
-        backend_tls: None,
-        io: IoMode::Auto,
-        drain_on_signal: false,
-        handshake_timeout: Duration::from_secs(5),
-    })
-    .unwrap();
+    start_connector(&pki, addr, &format!("erp.virtual:80={}", backend.addr));
     assert_eq!(relay_once(addr, server_tls.clone()), 200);
     // The relay is down for a moment (the connector's dials are refused), then back.
     std::thread::sleep(Duration::from_millis(300));
@@ -225,34 +230,7 @@ fn relay_reset_closes_the_backend_socket_at_once() {
     let echo = backends::tcp_echo_backend().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let relay = listener.local_addr().unwrap();
-    let mut systems = SystemMap::default();
-    systems
-        .insert(SystemMap::parse_line(&format!("ldap.virtual:389={}/tcp", echo.addr)).unwrap())
-        .unwrap();
-    connector::start(ConnectorConfig {
-        relay: relay.to_string(),
-        relay_name: rustls::pki_types::ServerName::try_from("localhost")
-            .unwrap()
-            .to_owned(),
-        tls: sallyport::tls::connector_client_config(
-            &f("ca.pem"),
-            &f(&format!("{}.pem", pki.stem)),
-            &f(&format!("{}.key", pki.stem)),
-        )
-        .unwrap(),
-        tunnels: 1,
-        systems,
-        keepalive: Duration::from_secs(1),
-        timeouts: BackendTimeouts {
-            connect: Duration::from_secs(2),
-            response: Duration::from_secs(5),
-        },
-        backend_tls: None,
-        io: IoMode::Auto,
-        handshake_timeout: Duration::from_secs(5),
-        drain_on_signal: false,
-    })
-    .unwrap();
+    start_connector(&pki, relay, &format!("ldap.virtual:389={}/tcp", echo.addr));
     let tls = sallyport::tls::relay_server_config(&f("ca.pem"), &f("relay.pem"), &f("relay.key"))
         .unwrap();
     let rt = compio::runtime::Runtime::new().unwrap();
