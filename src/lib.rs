@@ -29,6 +29,7 @@ pub mod connector;
 pub mod demo;
 pub mod io;
 pub mod pki;
+pub mod policy;
 pub mod proto;
 pub mod relay;
 pub mod tls;

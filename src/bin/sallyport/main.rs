@@ -1,0 +1,60 @@
+//! The `sallyport` command: relay, connector, PKI and the demo.
+//!
+//! One module per subcommand: each holds its clap `Args` and a `run` that returns a message
+//! naming the problem on failure.
+
+mod connector;
+mod demo;
+mod pki;
+mod relay;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sallyport",
+    version,
+    about = "Reverse-invoke tunnel: an on-premise connector dials out to a cloud relay"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs relay, connector and sample backends on loopback with a scripted session.
+    Demo(demo::Args),
+    /// Creates a CA, a relay server certificate and connector client certificates.
+    Pki(pki::Args),
+    /// Runs the cloud relay.
+    Relay(relay::Args),
+    /// Runs the on-premise connector.
+    Connector(connector::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Demo(_));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Pki(a) => pki::run(a),
+        Command::Relay(a) => relay::run(a),
+        Command::Connector(a) => connector::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sallyport: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
