@@ -92,7 +92,7 @@ impl PortSpec {
     }
 
     /// Number of ports in the range.
-    pub fn len(self) -> u32 {
+    pub fn count(self) -> u32 {
         u32::from(self.last) - u32::from(self.first) + 1
     }
 
