@@ -32,5 +32,6 @@ pub mod pki;
 pub mod policy;
 pub mod proto;
 pub mod relay;
+pub mod reload;
 pub mod tls;
 pub mod tunnel;

@@ -28,6 +28,12 @@ impl ThreadGroup {
         self.threads.is_empty()
     }
 
+    /// True once every thread has ended (the caller can then [`join`](Self::join) without
+    /// blocking); lets a supervising loop (configuration reload) watch the group.
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
     /// Waits until every thread's future has finished. Returns the first panic, after all
     /// threads have ended.
     pub fn join(self) -> Result<(), IoError> {
