@@ -77,11 +77,19 @@ tb_start() {
     local name=$1 ns=$2
     shift 2
     mkdir -p "$TB_LOGS" "$TB_RUN"
-    if [ -f "$TB_RUN/$name.pid" ] && kill -0 "$(cat "$TB_RUN/$name.pid")" 2>/dev/null; then
+    if [ -f "$TB_RUN/$name.pid" ] && tb_alive "$(cat "$TB_RUN/$name.pid")"; then
         tb_die "process '$name' is already running (pid $(cat "$TB_RUN/$name.pid")); tb_stop it first"
     fi
     ip netns exec "$ns" "$@" >"$TB_LOGS/$name.log" 2>&1 </dev/null &
     echo $! >"$TB_RUN/$name.pid"
+}
+
+# tb_alive PID: PID runs (a zombie whose parent has not reaped it yet counts as gone).
+tb_alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
 }
 
 # tb_stop NAME [SIGNAL]: stops a process started by tb_start: SIGNAL (default TERM), up to
@@ -90,13 +98,13 @@ tb_stop() {
     local name=$1 sig=${2:-TERM} pidfile="$TB_RUN/$1.pid" pid i
     [ -f "$pidfile" ] || return 0
     pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
+    if tb_alive "$pid"; then
         kill -s "$sig" "$pid" 2>/dev/null || true
         for ((i = 0; i < 30; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
+            tb_alive "$pid" || break
             sleep 0.1
         done
-        kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null
+        tb_alive "$pid" && kill -s KILL "$pid" 2>/dev/null
         # Reap it if it is our child; otherwise just wait until it is gone.
         wait "$pid" 2>/dev/null || true
     fi

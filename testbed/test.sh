@@ -39,7 +39,8 @@ cleanup() {
     trap - EXIT INT TERM
     if [ "$finished" != 1 ]; then
         [ "$status" -eq 0 ] && status=1
-        tb_dump_logs
+        # An interrupt is no failure of the code under test: no log dump then.
+        [ "$status" -eq 130 ] || [ "$status" -eq 143 ] || tb_dump_logs
         printf '\n[testbed] FAILED%s (exit %s); logs in %s\n' "${failed_step:+ in $failed_step}" "$status" "$TB_LOGS" >&2
     fi
     tb_stop_all
@@ -97,8 +98,16 @@ echo_via_connect() {
 }
 # erp_ok: GET erp.virtual through the relay answers 200.
 erp_ok() { [ "$(status_via_proxy "$TB_NS_CLOUD" http://erp.virtual/health 2)" = 200 ]; }
-# All tunnels of this test are registered once the relay log shows $TUNNELS "tunnel up" lines.
+# relay_tunnels_up LOG: the relay writing LOG has registered $TUNNELS tunnels.
 relay_tunnels_up() { [ "$(tb_log_count "$1" "tunnel up")" -ge "$TUNNELS" ]; }
+# relay_tunnels_live LOG: the relay writing LOG holds $TUNNELS live tunnels ("tunnel up"
+# lines minus "tunnel down" lines), e.g. all re-registered after a partition.
+relay_tunnels_live() {
+    local up down
+    up=$(tb_log_count "$1" "tunnel up")
+    down=$(tb_log_count "$1" "tunnel down")
+    [ $((up - down)) -ge "$TUNNELS" ]
+}
 
 start_relay() {
     tb_start "$1" "$TB_NS_CLOUD" env NO_COLOR=1 "$BIN" relay \
@@ -145,25 +154,25 @@ measured "setup (namespaces, PKI, 5 processes, tunnels up): $(tb_ms_since "$STAR
 # --- 1: the DMZ takes no connection from the cloud; the relay path works ----------------------
 step "1: cloud -> DMZ blocked, requests through the relay succeed"
 before=$(tb_counter cloud_to_dmz_dropped)
+before_out=$(tb_counter dmz_to_cloud_dropped)
 pids=()
 for target in "$TB_DMZ_IP 8080" "$TB_DMZ_IP 22" "$TB_DMZ_IP 443" "$TB_DMZ2_IP 8080"; do
     # shellcheck disable=SC2086
     connect_fails "$TB_NS_CLOUD" $target &
     pids+=($!)
 done
+# Meanwhile: the DMZ may dial the relay's tunnel port only, not its proxy port.
+connect_fails "$TB_NS_DMZ" "$TB_RELAY_IP" "$TB_PROXY_PORT" &
+out_pid=$!
 for i in "${!pids[@]}"; do
     wait "${pids[$i]}" || fail "a connection from sp-cloud into the DMZ got through (attempt $i)"
 done
+wait "$out_pid" || fail "the DMZ reached the relay's proxy port $TB_PROXY_PORT (only $TB_TUNNEL_PORT is allowed)"
 after=$(tb_counter cloud_to_dmz_dropped)
 [ $((after - before)) -ge 4 ] ||
     fail "nft counter cloud_to_dmz_dropped rose by $((after - before)), expected >= 4 (one SYN per attempt)"
-measured "cloud->DMZ: 4/4 connection attempts failed, cloud_to_dmz_dropped +$((after - before)) packets"
-
-# The DMZ may dial the relay's tunnel port only, not its proxy port.
-before=$(tb_counter dmz_to_cloud_dropped)
-connect_fails "$TB_NS_DMZ" "$TB_RELAY_IP" "$TB_PROXY_PORT" ||
-    fail "the DMZ reached the relay's proxy port $TB_PROXY_PORT (only $TB_TUNNEL_PORT is allowed)"
-[ "$(tb_counter dmz_to_cloud_dropped)" -gt "$before" ] || fail "dmz_to_cloud_dropped did not rise"
+[ "$(tb_counter dmz_to_cloud_dropped)" -gt "$before_out" ] || fail "dmz_to_cloud_dropped did not rise"
+measured "cloud->DMZ: 4/4 connection attempts failed, cloud_to_dmz_dropped +$((after - before)) packets; DMZ->relay proxy port blocked"
 [ "$(tb_counter dmz_to_relay_accepted)" -ge "$TUNNELS" ] ||
     fail "dmz_to_relay_accepted counted fewer than $TUNNELS tunnel connections"
 
@@ -177,20 +186,22 @@ measured "through the relay: GET erp.virtual 200, CONNECT ldap.virtual echo ok"
 step "2: corp unreachable from the cloud"
 before=$(tb_counter cloud_to_corp_dropped)
 pids=()
+before_out=$(tb_counter corp_out_dropped)
 for target in "$TB_CORP_IP 8080" "$TB_CORP_IP 8389" "$TB_CORP2_IP 8080"; do
     # shellcheck disable=SC2086
     connect_fails "$TB_NS_CLOUD" $target &
     pids+=($!)
 done
+# Meanwhile: nor does corp dial out.
+connect_fails "$TB_NS_CORP" "$TB_RELAY_IP" "$TB_PROXY_PORT" &
+out_pid=$!
 for i in "${!pids[@]}"; do
     wait "${pids[$i]}" || fail "a connection from sp-cloud into corp got through (attempt $i)"
 done
+wait "$out_pid" || fail "corp reached the cloud"
 after=$(tb_counter cloud_to_corp_dropped)
 [ $((after - before)) -ge 3 ] ||
     fail "nft counter cloud_to_corp_dropped rose by $((after - before)), expected >= 3"
-# Nor does corp dial out.
-before_out=$(tb_counter corp_out_dropped)
-connect_fails "$TB_NS_CORP" "$TB_RELAY_IP" "$TB_PROXY_PORT" || fail "corp reached the cloud"
 [ "$(tb_counter corp_out_dropped)" -gt "$before_out" ] || fail "corp_out_dropped did not rise"
 # The tunnel is no way into corp either: an internal address that is not a mapped system is
 # refused by the connector.
@@ -260,9 +271,13 @@ tb_in "$TB_NS_FW" nft flush set $TB_NFT_TABLE partition
 tb_wait "requests succeed after the partition healed" 200 0.1 erp_ok ||
     fail "no 200 within 20 s after the partition healed"
 heal_ms=$(tb_ms_since "$t1")
+tb_wait "all $TUNNELS tunnels re-registered after the heal" 200 0.1 \
+    relay_tunnels_live relay-restarted ||
+    fail "the connector did not re-register all $TUNNELS tunnels within 20 s of the heal"
+heal_all_ms=$(tb_ms_since "$t1")
 echoed=$(echo_via_connect scenario-4) && [ "$echoed" = "ping scenario-4" ] ||
     fail "CONNECT echo after the heal returned '${echoed:-nothing}'"
-measured "partition healed: serving again $heal_ms ms after the heal"
+measured "partition healed: serving again $heal_ms ms, all $TUNNELS tunnels back $heal_all_ms ms after the heal"
 
 # --- 5: one backend down ----------------------------------------------------------------------
 step "5: backend B down -> 502 quickly, the others keep working"
