@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# The address plan below is used by the scripts that source this file.
+# shellcheck disable=SC2034
 # Common functions and the address plan of the network-namespace testbed. Sourced by up.sh,
 # down.sh and test.sh, and meant to be sourced by other scripts (bench-testbed) that start
 # processes in the namespaces: `source testbed/lib.sh; tb_start NAME "$TB_NS_DMZ" CMD...`.
@@ -27,7 +29,8 @@ TB_CORP_IP=198.18.3.2     # sp-corp: backend A
 TB_CORP2_IP=198.18.3.3    # sp-corp: backend B
 TB_TUNNEL_PORT=8443       # relay tunnel listener; the only port the DMZ may dial in the cloud
 TB_PROXY_PORT=20003       # relay HTTP proxy front door
-TB_NFT_TABLE="inet sallyport_fw"
+TB_NFT_FAMILY=inet        # the firewall's nftables table in sp-fw: inet sallyport_fw
+TB_NFT_TABLE=sallyport_fw
 
 # Proxy settings of the caller must not redirect the test clients.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
@@ -146,7 +149,7 @@ tb_wait() {
 # tb_counter NAME: packets counted so far by the named nft counter in sp-fw.
 tb_counter() {
     local out
-    out=$(ip netns exec "$TB_NS_FW" nft list counter $TB_NFT_TABLE "$1") ||
+    out=$(ip netns exec "$TB_NS_FW" nft list counter "$TB_NFT_FAMILY" "$TB_NFT_TABLE" "$1") ||
         tb_die "cannot read nft counter $1 in $TB_NS_FW"
     sed -n 's/.*packets \([0-9][0-9]*\).*/\1/p' <<<"$out"
 }

@@ -83,8 +83,11 @@ connect_fails() {
     # 7 = refused, 28 = timed out: both mean no connection; 52/56 would mean it connected.
     [ "$rc" -eq 28 ] || [ "$rc" -eq 7 ]
 }
-# echo_via_connect: CONNECT ldap.virtual:389 from sp-cloud and echo a line; prints the echo.
+# echo_via_connect TAG: CONNECT ldap.virtual:389 from sp-cloud and echo "ping TAG"; prints
+# the echo.
 echo_via_connect() {
+    # The inner script expands its own variables.
+    # shellcheck disable=SC2016
     tb_in "$TB_NS_CLOUD" timeout 5 bash -c '
         exec 3<>"/dev/tcp/$0/$1" || exit 1
         printf "CONNECT ldap.virtual:389 HTTP/1.1\r\nHost: ldap.virtual:389\r\n\r\n" >&3
@@ -96,8 +99,15 @@ echo_via_connect() {
         printf "%s" "$echoed"
     ' "$TB_RELAY_IP" "$TB_PROXY_PORT" "$1"
 }
-# erp_ok: GET erp.virtual through the relay answers 200.
+# check_echo TAG WHEN: the CONNECT echo works, else the test fails naming WHEN.
+check_echo() {
+    local echoed
+    echoed=$(echo_via_connect "$1") || fail "CONNECT ldap.virtual:389 through the relay failed $2"
+    [ "$echoed" = "ping $1" ] || fail "the CONNECT echo $2 returned '$echoed', expected 'ping $1'"
+}
+# erp_ok, crm_ok: GET erp.virtual / crm.virtual through the relay answers 200.
 erp_ok() { [ "$(status_via_proxy "$TB_NS_CLOUD" http://erp.virtual/health 2)" = 200 ]; }
+crm_ok() { [ "$(status_via_proxy "$TB_NS_CLOUD" http://crm.virtual/health 2)" = 200 ]; }
 # relay_tunnels_up LOG: the relay writing LOG has registered $TUNNELS tunnels.
 relay_tunnels_up() { [ "$(tb_log_count "$1" "tunnel up")" -ge "$TUNNELS" ]; }
 # relay_tunnels_live LOG: the relay writing LOG holds $TUNNELS live tunnels ("tunnel up"
@@ -123,8 +133,11 @@ mkdir -p "$TB_LOGS" "$TB_RUN"
 rm -f "$TB_LOGS"/*.log
 "$BIN" pki --dir "$PKI" --relay-name relay.testbed --relay-name "$TB_RELAY_IP" \
     --connector testbed:default --force >/dev/null
-stem=$(basename "$(ls "$PKI"/*testbed*default*.pem | head -n 1)" .pem)
-[ -f "$PKI/$stem.key" ] || fail "pki wrote no connector key for testbed:default in $PKI"
+certs=("$PKI"/*testbed*default*.pem)
+stem=$(basename "${certs[0]}" .pem)
+if [ ! -f "$PKI/$stem.pem" ] || [ ! -f "$PKI/$stem.key" ]; then
+    fail "pki wrote no connector certificate and key for testbed:default in $PKI"
+fi
 
 tb_start backend-a "$TB_NS_CORP" env NO_COLOR=1 "$BIN" backend \
     --http "$TB_CORP_IP:8080" --echo "$TB_CORP_IP:8389"
@@ -178,8 +191,7 @@ measured "cloud->DMZ: 4/4 connection attempts failed, cloud_to_dmz_dropped +$((a
 
 body=$(body_via_proxy "http://erp.virtual/orders?id=7") || fail "GET erp.virtual/orders through the relay failed"
 grep -q '"path":"/orders?id=7"' <<<"$body" || fail "backend A did not see /orders?id=7: $body"
-echoed=$(echo_via_connect scenario-1) || fail "CONNECT ldap.virtual:389 through the relay failed"
-[ "$echoed" = "ping scenario-1" ] || fail "echo through CONNECT returned '$echoed'"
+check_echo scenario-1 "with the firewall in place"
 measured "through the relay: GET erp.virtual 200, CONNECT ldap.virtual echo ok"
 
 # --- 2: corp is unreachable from the cloud ----------------------------------------------------
@@ -223,8 +235,7 @@ tb_wait "$TUNNELS tunnels registered at the restarted relay" 150 0.1 relay_tunne
 all_ms=$(tb_ms_since "$t0")
 [ "$(tb_log_count connector "tunnel ended")" -ge $((ended_before + TUNNELS)) ] ||
     fail "the connector log shows no ended tunnels: did the relay really restart?"
-echoed=$(echo_via_connect scenario-3) && [ "$echoed" = "ping scenario-3" ] ||
-    fail "CONNECT echo after the relay restart returned '${echoed:-nothing}'"
+check_echo scenario-3 "after the relay restart"
 measured "relay restart: serving again after $serve_ms ms, all $TUNNELS tunnels back after $all_ms ms"
 
 # --- 4: partition between relay and connector -------------------------------------------------
@@ -234,7 +245,7 @@ conn_ended_before=$(tb_log_count connector "tunnel ended")
 conn_ka_before=$(tb_log_count connector "peer stopped answering PINGs")
 part_before=$(tb_counter partition_dropped)
 t0=$(tb_now)
-tb_in "$TB_NS_FW" nft add element $TB_NFT_TABLE partition \
+tb_in "$TB_NS_FW" nft add element "$TB_NFT_FAMILY" "$TB_NFT_TABLE" partition \
     "{ $TB_DMZ_IP . $TB_RELAY_IP, $TB_RELAY_IP . $TB_DMZ_IP, $TB_DMZ2_IP . $TB_RELAY_IP, $TB_RELAY_IP . $TB_DMZ2_IP }"
 # Detection: (max_missed = 3) missed PINGs; the first lost PING goes out up to one interval
 # after the cut, so the bound is 4 intervals plus a margin for polling and scheduling.
@@ -267,7 +278,7 @@ answer_ms=$(tb_ms_since "$t0")
 measured "partition detected: relay $relay_ms ms, connector $conn_ms ms (bound $bound_ms ms); 503 at $answer_ms ms"
 
 t1=$(tb_now)
-tb_in "$TB_NS_FW" nft flush set $TB_NFT_TABLE partition
+tb_in "$TB_NS_FW" nft flush set "$TB_NFT_FAMILY" "$TB_NFT_TABLE" partition
 tb_wait "requests succeed after the partition healed" 200 0.1 erp_ok ||
     fail "no 200 within 20 s after the partition healed"
 heal_ms=$(tb_ms_since "$t1")
@@ -275,13 +286,12 @@ tb_wait "all $TUNNELS tunnels re-registered after the heal" 200 0.1 \
     relay_tunnels_live relay-restarted ||
     fail "the connector did not re-register all $TUNNELS tunnels within 20 s of the heal"
 heal_all_ms=$(tb_ms_since "$t1")
-echoed=$(echo_via_connect scenario-4) && [ "$echoed" = "ping scenario-4" ] ||
-    fail "CONNECT echo after the heal returned '${echoed:-nothing}'"
+check_echo scenario-4 "after the heal"
 measured "partition healed: serving again $heal_ms ms, all $TUNNELS tunnels back $heal_all_ms ms after the heal"
 
 # --- 5: one backend down ----------------------------------------------------------------------
 step "5: backend B down -> 502 quickly, the others keep working"
-[ "$(status_via_proxy "$TB_NS_CLOUD" http://crm.virtual/ 3)" = 200 ] || fail "crm.virtual did not answer 200 before the test"
+crm_ok || fail "crm.virtual did not answer 200 before backend B was stopped"
 tb_stop backend-b
 out=$(tb_in "$TB_NS_CLOUD" curl -s -o /dev/null -w '%{http_code} %{time_total}' -m 5 -x "$PROXY" http://crm.virtual/) || true
 status=${out%% *}
@@ -295,12 +305,10 @@ for i in 1 2 3 4 5; do
     pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || fail "erp.virtual failed while backend B was down"; done
-echoed=$(echo_via_connect scenario-5) && [ "$echoed" = "ping scenario-5" ] ||
-    fail "CONNECT echo while backend B was down returned '${echoed:-nothing}'"
+check_echo scenario-5 "while backend B was down"
 tb_start backend-b-restarted "$TB_NS_CORP" env NO_COLOR=1 "$BIN" backend --http "$TB_CORP2_IP:8080"
-tb_wait "crm.virtual answers again after backend B restarted" 50 0.1 \
-    bash -c '[ "$(ip netns exec "$0" curl -s -o /dev/null -w "%{http_code}" -m 2 -x "$1" http://crm.virtual/)" = 200 ]' \
-    "$TB_NS_CLOUD" "$PROXY" || fail "crm.virtual did not recover after backend B restarted"
+tb_wait "crm.virtual answers again after backend B restarted" 50 0.1 crm_ok ||
+    fail "crm.virtual did not recover after backend B restarted"
 measured "backend B down: 502 in $bad_ms ms; erp.virtual 5/5 ok and echo ok meanwhile; crm.virtual 200 again after restart"
 
 # --- done ---------------------------------------------------------------------------------------
