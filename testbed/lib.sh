@@ -146,6 +146,12 @@ tb_wait() {
     return 1
 }
 
+# tb_port_free NS PORT: nothing in NS listens on TCP PORT. A stopped process's listener can
+# outlive it briefly (io_uring tears its rings down asynchronously), so restart only after this.
+tb_port_free() {
+    [ -z "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]
+}
+
 # tb_counter NAME: packets counted so far by the named nft counter in sp-fw.
 tb_counter() {
     local out

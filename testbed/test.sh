@@ -76,12 +76,16 @@ status_via_proxy() {
 body_via_proxy() {
     tb_in "$TB_NS_CLOUD" curl -sS -f -m 3 -x "$PROXY" "$1"
 }
-# connect_fails NS HOST PORT: a direct TCP connection from NS must not get through.
+# connect_fails NS HOST PORT: a direct TCP connection from NS must time out, i.e. its SYN was
+# dropped on the way. curl exit 28 = timed out; 7 (refused) would mean the SYN reached HOST,
+# 0/52/56 that it connected: a leak through the firewall either way.
 connect_fails() {
     local rc=0
     tb_in "$1" curl -s -o /dev/null --connect-timeout 1 -m 2 "http://$2:$3/" || rc=$?
-    # 7 = refused, 28 = timed out: both mean no connection; 52/56 would mean it connected.
-    [ "$rc" -eq 28 ] || [ "$rc" -eq 7 ]
+    [ "$rc" -eq 28 ] || {
+        printf '[testbed] %s -> %s:%s: curl exit %s, expected 28 (dropped)\n' "$1" "$2" "$3" "$rc" >&2
+        return 1
+    }
 }
 # echo_via_connect TAG: CONNECT ldap.virtual:389 from sp-cloud and echo "ping TAG"; prints
 # the echo.
@@ -226,6 +230,11 @@ step "3: relay restart, the connector reconnects"
 ended_before=$(tb_log_count connector "tunnel ended")
 t0=$(tb_now)
 tb_stop relay
+tb_wait "the old relay's listeners are gone" 50 0.1 tb_port_free "$TB_NS_CLOUD" "$TB_TUNNEL_PORT" ||
+    fail "port $TB_TUNNEL_PORT still in use 5 s after the relay stopped"
+tb_wait "the old relay's proxy listener is gone" 50 0.1 tb_port_free "$TB_NS_CLOUD" "$TB_PROXY_PORT" ||
+    fail "port $TB_PROXY_PORT still in use 5 s after the relay stopped"
+free_ms=$(tb_ms_since "$t0")
 start_relay relay-restarted
 tb_wait "the restarted relay serves erp.virtual" 150 0.1 erp_ok ||
     fail "no 200 through the restarted relay within 15 s"
@@ -236,7 +245,7 @@ all_ms=$(tb_ms_since "$t0")
 [ "$(tb_log_count connector "tunnel ended")" -ge $((ended_before + TUNNELS)) ] ||
     fail "the connector log shows no ended tunnels: did the relay really restart?"
 check_echo scenario-3 "after the relay restart"
-measured "relay restart: serving again after $serve_ms ms, all $TUNNELS tunnels back after $all_ms ms"
+measured "relay restart: old relay gone and its ports free after $free_ms ms; serving again after $serve_ms ms, all $TUNNELS tunnels back after $all_ms ms"
 
 # --- 4: partition between relay and connector -------------------------------------------------
 step "4: partition relay <-> connector (keep-alive ${KA}s)"
