@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 tb_require_root testbed-down
+tb_lock
 
 tb_stop_all
 removed=()

@@ -58,6 +58,20 @@ tb_netns_available() {
     ip netns del "$probe" >/dev/null 2>&1 || true
 }
 
+# tb_lock: serializes testbed runs on this host (the namespace names are global): waits up to
+# 10 minutes for another run to finish. Held on fd 9 until the process exits; scripts run
+# from a holder inherit it (TB_LOCK_HELD), processes started by tb_start do not.
+tb_lock() {
+    [ "${TB_LOCK_HELD:-}" = 1 ] && return 0
+    mkdir -p /run/lock
+    exec 9>/run/lock/sallyport-testbed.lock
+    if ! flock -n 9; then
+        tb_log "another testbed run holds /run/lock/sallyport-testbed.lock: waiting (up to 600 s)"
+        flock -w 600 9 || tb_die "the testbed is still in use by another run after 600 s"
+    fi
+    export TB_LOCK_HELD=1
+}
+
 tb_deps() { "$TB_ROOT/scripts/install-testbed-deps.sh"; }
 
 # The sallyport binary: $SALLYPORT_BIN, else the debug build.
@@ -83,7 +97,7 @@ tb_start() {
     if [ -f "$TB_RUN/$name.pid" ] && tb_alive "$(cat "$TB_RUN/$name.pid")"; then
         tb_die "process '$name' is already running (pid $(cat "$TB_RUN/$name.pid")); tb_stop it first"
     fi
-    ip netns exec "$ns" "$@" >"$TB_LOGS/$name.log" 2>&1 </dev/null &
+    ip netns exec "$ns" "$@" >"$TB_LOGS/$name.log" 2>&1 </dev/null 9>&- &
     echo $! >"$TB_RUN/$name.pid"
 }
 

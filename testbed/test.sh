@@ -24,6 +24,7 @@ if [ "${1:-}" = "--skip-if-unavailable" ]; then
     fi
 fi
 tb_require_root testbed-test
+tb_lock
 
 KA=${TB_KEEPALIVE_SECS:-1}
 TUNNELS=2
@@ -39,17 +40,21 @@ cleanup() {
     trap - EXIT INT TERM
     if [ "$finished" != 1 ]; then
         [ "$status" -eq 0 ] && status=1
-        # An interrupt is no failure of the code under test: no log dump then.
-        [ "$status" -eq 130 ] || [ "$status" -eq 143 ] || tb_dump_logs
-        printf '\n[testbed] FAILED%s (exit %s); logs in %s\n' "${failed_step:+ in $failed_step}" "$status" "$TB_LOGS" >&2
+        if [ "$status" -eq 130 ] || [ "$status" -eq 143 ]; then
+            # An interrupt is no failure of the code under test: no log dump then.
+            printf '\n[testbed] INTERRUPTED%s; logs in %s\n' "${failed_step:+ in $failed_step}" "$TB_LOGS" >&2
+        else
+            tb_dump_logs
+            printf '\n[testbed] FAILED%s (exit %s); logs in %s\n' "${failed_step:+ in $failed_step}" "$status" "$TB_LOGS" >&2
+        fi
     fi
     tb_stop_all
     "$TB_DIR/down.sh" --quiet || true
     exit "$status"
 }
 trap cleanup EXIT
-trap 'failed_step="${failed_step:-setup} (interrupted)"; exit 130' INT
-trap 'failed_step="${failed_step:-setup} (terminated)"; exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 fail() {
     printf '[testbed] ASSERTION FAILED: %s\n' "$*" >&2

@@ -8,6 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 tb_require_root testbed-up
+tb_lock
 tb_deps
 tb_netns_available || tb_die "cannot create network namespaces here ('ip netns add' fails): the testbed needs a host or a privileged container"
 
