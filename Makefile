@@ -4,15 +4,16 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 1800
 
-.PHONY: bench-quick all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
+.PHONY: testbed-up testbed-down testbed-test testbed-if-possible testbed-bin bench-quick all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
 
 all: build
 
 build:
 	$(CARGO) build --release
 
-## test: what CI runs — formatting, lints, the sans-IO purity check, then every test.
-test: toolchain test-deps fmt-check clippy purity unit
+## test: what CI runs — formatting, lints, the sans-IO purity check, every cargo test, then
+## the network-namespace testbed when this host allows it (root, netns), else a "skipped" line.
+test: toolchain test-deps fmt-check clippy purity unit testbed-if-possible
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
@@ -42,6 +43,26 @@ unit:
 	$(CARGO) test --all-targets
 
 lint: fmt-check clippy purity
+
+## testbed-up: namespaces sp-cloud, sp-fw, sp-dmz, sp-corp with the firewall (root; see testbed/README.md).
+testbed-up:
+	@testbed/up.sh
+
+## testbed-down: removes the testbed and everything running in it (root).
+testbed-down:
+	@testbed/down.sh
+
+## testbed-test: relay, connector and backends across the namespaces, five scenarios (root).
+testbed-test: testbed-bin
+	@testbed/test.sh
+
+## testbed-if-possible: testbed-test, or one "skipped: ..." line when not root or no netns.
+testbed-if-possible: testbed-bin
+	@testbed/test.sh --skip-if-unavailable
+
+# The debug binary the testbed drives, unless SALLYPORT_BIN names another one.
+testbed-bin:
+	@[ -n "$$SALLYPORT_BIN" ] || $(CARGO) build --quiet --bin sallyport
 
 ## demo: runs the product on its embedded default (relay + connector + backends on loopback).
 demo:

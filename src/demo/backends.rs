@@ -5,7 +5,7 @@
 use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits};
 use bytes::{Buf, BytesMut};
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -26,7 +26,13 @@ pub struct Backend {
 /// and a small JSON text naming method, path, host and body length; `GET /bytes/N` answers N
 /// bytes of a fixed pattern (for large-body tests); `GET /slow` never answers.
 pub fn http_backend() -> std::io::Result<Backend> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    http_backend_on("127.0.0.1:0")
+}
+
+/// [`http_backend`] on a chosen address (the testbed binds corp-side addresses with
+/// `sallyport backend`).
+pub fn http_backend_on(addr: impl ToSocketAddrs) -> std::io::Result<Backend> {
+    let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let requests = Arc::new(Mutex::new(Vec::new()));
     let connections = Arc::new(AtomicUsize::new(0));
@@ -168,7 +174,12 @@ fn write_pattern(sock: &mut TcpStream, n: u64) -> bool {
 /// Starts the TCP echo backend on an ephemeral loopback port: echoes until EOF, then
 /// half-closes.
 pub fn tcp_echo_backend() -> std::io::Result<Backend> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    tcp_echo_backend_on("127.0.0.1:0")
+}
+
+/// [`tcp_echo_backend`] on a chosen address.
+pub fn tcp_echo_backend_on(addr: impl ToSocketAddrs) -> std::io::Result<Backend> {
+    let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let connections = Arc::new(AtomicUsize::new(0));
     let closed = Arc::new(AtomicUsize::new(0));

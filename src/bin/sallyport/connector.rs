@@ -32,6 +32,10 @@ pub struct Args {
     /// Tunnel connections to keep (one thread each).
     #[arg(long, default_value_t = 2)]
     tunnels: usize,
+    /// Keep-alive PING interval towards the relay, in seconds; a tunnel is declared dead
+    /// after three missed PINGs.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    keepalive_secs: u64,
     /// I/O backend.
     #[arg(long, value_enum, default_value = "auto")]
     io: IoMode,
@@ -65,7 +69,7 @@ pub fn run(a: Args) -> Result<(), String> {
         tls,
         tunnels: a.tunnels,
         systems,
-        keepalive: Duration::from_secs(10),
+        keepalive: Duration::from_secs(a.keepalive_secs),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),
             response: Duration::from_secs(30),

@@ -27,6 +27,10 @@ pub struct Args {
     /// until JWT authentication exists: the relay never runs an open door implicitly.
     #[arg(long)]
     trusted_tenant: String,
+    /// Keep-alive PING interval towards the connectors, in seconds; a tunnel is declared dead
+    /// after three missed PINGs.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    keepalive_secs: u64,
     /// I/O backend.
     #[arg(long, value_enum, default_value = "auto")]
     io: IoMode,
@@ -49,7 +53,7 @@ pub fn run(a: Args) -> Result<(), String> {
         header_timeout: Duration::from_secs(30),
         response_timeout: Duration::from_secs(60),
         handshake_timeout: Duration::from_secs(10),
-        keepalive: Duration::from_secs(10),
+        keepalive: Duration::from_secs(a.keepalive_secs),
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         io: a.io,
     })
