@@ -261,9 +261,10 @@ part_before=$(tb_counter partition_dropped)
 t0=$(tb_now)
 tb_in "$TB_NS_FW" nft add element "$TB_NFT_FAMILY" "$TB_NFT_TABLE" partition \
     "{ $TB_DMZ_IP . $TB_RELAY_IP, $TB_RELAY_IP . $TB_DMZ_IP, $TB_DMZ2_IP . $TB_RELAY_IP, $TB_RELAY_IP . $TB_DMZ2_IP }"
-# Detection: (max_missed = 3) missed PINGs; the first lost PING goes out up to one interval
-# after the cut, so the bound is 4 intervals plus a margin for polling and scheduling.
-bound_ms=$(((3 + 1) * KA * 1000 + 750))
+# Detection: a peer is dead when nothing has arrived from it for 3 keep-alive intervals
+# (src/proto/h2/conn.rs), so the bound is 3 intervals after the cut plus a margin for polling
+# and scheduling.
+bound_ms=$((3 * KA * 1000 + 750))
 relay_ms="" conn_ms=""
 for ((i = 0; i < (bound_ms + 5000) / 50; i++)); do
     if [ -z "$relay_ms" ] &&

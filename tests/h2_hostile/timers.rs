@@ -25,7 +25,8 @@ fn peer_that_never_acks_settings_times_out() {
     p.expect_goaway(&ConnectionError::SettingsTimeout, Reason::SETTINGS_TIMEOUT);
 }
 
-/// A peer that stops answering keep-alive PINGs is declared dead after `max_missed`.
+/// A peer that stops answering keep-alive PINGs is declared dead `max_missed` intervals after
+/// the last byte it sent.
 #[test]
 fn peer_that_ignores_keepalive_is_dropped() {
     let secs = |n: u64| Timestamp::from_duration(Duration::from_secs(n));
@@ -39,6 +40,7 @@ fn peer_that_ignores_keepalive_is_dropped() {
     // Answered PINGs keep it alive indefinitely.
     for n in 1..=5 {
         assert_eq!(p.conn.poll_timeout(), Some(secs(n)));
+        p.now = secs(n);
         p.conn.handle_timeout(secs(n)).unwrap();
         let sent = p.flush();
         let payload = match &sent[..] {
@@ -51,12 +53,11 @@ fn peer_that_ignores_keepalive_is_dropped() {
         p.feed(&frame(kind::PING, flags::ACK, 0, &payload)).unwrap();
         assert!(p.events().is_empty(), "keep-alive ACKs are not reported");
     }
-    // Then silence.
+    // Then silence from second 5: one more PING at 6, and the deadline at 5 + 2 intervals.
     p.conn.handle_timeout(secs(6)).unwrap();
     p.flush();
-    p.conn.handle_timeout(secs(7)).unwrap();
-    p.flush();
-    let res = p.conn.handle_timeout(secs(8));
+    assert_eq!(p.conn.poll_timeout(), Some(secs(7)));
+    let res = p.conn.handle_timeout(secs(7));
     assert_eq!(res, Err(ConnectionError::KeepaliveTimeout));
     p.expect_goaway(&ConnectionError::KeepaliveTimeout, Reason::NO_ERROR);
 }

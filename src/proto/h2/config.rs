@@ -15,13 +15,14 @@ pub struct RateLimit {
     pub per_second: u32,
 }
 
-/// Keep-alive probing: a PING every `interval`; the peer is declared dead after `max_missed`
-/// consecutive PINGs went unanswered for a whole interval each.
+/// Keep-alive probing: a PING every `interval` (one in flight at a time); the peer is declared
+/// dead when nothing at all has arrived from it for `max_missed` intervals, so a silent peer is
+/// detected at most `max_missed × interval` after its last byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
     /// Time between PINGs.
     pub interval: Duration,
-    /// Unanswered PINGs tolerated before the connection is declared dead.
+    /// Silent intervals tolerated before the connection is declared dead.
     pub max_missed: u32,
 }
 

@@ -100,7 +100,8 @@ pub struct Connection {
     pub(crate) error: Option<ConnectionError>,
     pub(crate) next_ping: Option<Timestamp>,
     pub(crate) ping_outstanding: bool,
-    pub(crate) pings_missed: u32,
+    /// When bytes last arrived from the peer: the keep-alive deadline counts from here.
+    pub(crate) last_heard: Timestamp,
     /// PINGs sent with [`Connection::ping`] and not yet acknowledged.
     pub(crate) user_pings: u32,
 }
@@ -154,7 +155,7 @@ impl Connection {
             error: None,
             next_ping: config.keepalive.map(|k| now.saturating_add(k.interval)),
             ping_outstanding: false,
-            pings_missed: 0,
+            last_heard: now,
             user_pings: 0,
             config,
         };
@@ -484,10 +485,15 @@ impl Connection {
         if self.error.is_some() {
             return None;
         }
-        [self.settings_deadline, self.next_ping, self.drain_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.settings_deadline,
+            self.next_ping,
+            self.drain_deadline,
+            self.keepalive_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the timers that are due at `now`.
@@ -502,23 +508,36 @@ impl Connection {
         if self.drain_deadline.is_some_and(|d| now >= d) && !self.streams.is_empty() {
             return Err(self.fail(ConnectionError::DrainTimeout));
         }
+        if self.keepalive_deadline().is_some_and(|d| now >= d) {
+            return Err(self.fail(ConnectionError::KeepaliveTimeout));
+        }
         if let (Some(at), Some(k)) = (self.next_ping, self.config.keepalive) {
             if now >= at {
-                if self.ping_outstanding {
-                    self.pings_missed += 1;
-                    if self.pings_missed >= k.max_missed {
-                        return Err(self.fail(ConnectionError::KeepaliveTimeout));
-                    }
+                // One probe in flight at a time: an unanswered PING is not repeated, the
+                // deadline above decides.
+                if !self.ping_outstanding {
+                    self.queue(Frame::Ping(Ping {
+                        ack: false,
+                        payload: KEEPALIVE_PING,
+                    }));
+                    self.ping_outstanding = true;
                 }
-                self.queue(Frame::Ping(Ping {
-                    ack: false,
-                    payload: KEEPALIVE_PING,
-                }));
-                self.ping_outstanding = true;
                 self.next_ping = Some(now.saturating_add(k.interval));
             }
         }
         Ok(())
+    }
+
+    /// The peer is dead when nothing at all has arrived for `max_missed` keep-alive intervals.
+    /// Counting from the last byte heard (rather than counting unanswered PINGs at ticks)
+    /// bounds detection by exactly `max_missed × interval` after the peer went silent,
+    /// wherever in the PING cycle that happened.
+    fn keepalive_deadline(&self) -> Option<Timestamp> {
+        let k = self.config.keepalive?;
+        Some(
+            self.last_heard
+                .saturating_add(k.interval.saturating_mul(k.max_missed)),
+        )
     }
 
     // ------------------------------------------------------------------ internals
@@ -526,7 +545,6 @@ impl Connection {
     pub(crate) fn is_keepalive_ack(&mut self, payload: &[u8; 8]) -> bool {
         if *payload == KEEPALIVE_PING && self.config.keepalive.is_some() {
             self.ping_outstanding = false;
-            self.pings_missed = 0;
             true
         } else {
             false

@@ -29,6 +29,9 @@ impl Connection {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
+        if !buf.is_empty() {
+            self.last_heard = self.last_heard.max(now);
+        }
         if self.expect_preface {
             let n = buf.len().min(PREFACE.len());
             if buf[..n] != PREFACE[..n] {

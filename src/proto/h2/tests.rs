@@ -237,23 +237,38 @@ fn keepalive_declares_a_silent_peer_dead_after_max_missed() {
         }),
         ..Config::default()
     };
-    let mut p = Pair::new(client, Config::default());
+    let mut p = Pair::new(client.clone(), Config::default());
     // An answering peer keeps the connection alive indefinitely.
     for _ in 0..10 {
         p.advance(Duration::from_secs(5));
         p.client.handle_timeout(p.now).unwrap();
         p.pump();
     }
-    // A silent one is declared dead on the third missed interval, not before.
-    let mut outcome = Ok(());
-    let mut intervals = 0;
-    while outcome.is_ok() && intervals < 10 {
-        p.advance(Duration::from_secs(5));
-        outcome = p.client.handle_timeout(p.now);
-        intervals += 1;
+    // A silent one is declared dead exactly 3 intervals after its last byte, wherever in the
+    // PING cycle it fell silent; the timer asks to be woken then.
+    for offset_ms in [1, 2500, 4999] {
+        let mut p = Pair::new(client.clone(), Config::default());
+        p.advance(Duration::from_millis(offset_ms));
+        p.client.handle_timeout(p.now).unwrap();
+        // The server's last bytes: the answer to an application PING at this instant.
+        p.client.ping(*b"lastword");
+        p.pump();
+        let silent_since = p.now;
+        let mut outcome = Ok(());
+        let mut wakeups = 0;
+        while outcome.is_ok() && wakeups < 20 {
+            let at = p.client.poll_timeout().expect("keep-alive timer armed");
+            p.now = at;
+            outcome = p.client.handle_timeout(p.now);
+            wakeups += 1;
+        }
+        assert_eq!(outcome, Err(ConnectionError::KeepaliveTimeout));
+        assert_eq!(
+            p.now.as_duration() - silent_since.as_duration(),
+            Duration::from_secs(15),
+            "dead exactly 3 intervals after the last byte (silent from {offset_ms} ms)"
+        );
     }
-    assert_eq!(outcome, Err(ConnectionError::KeepaliveTimeout));
-    assert_eq!(intervals, 4, "ping sent, then 3 missed intervals");
 }
 
 #[test]
