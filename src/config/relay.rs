@@ -236,9 +236,19 @@ impl FromStr for JwtAlgorithm {
 
 impl<'de> Deserialize<'de> for JwtAlgorithm {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        // A visitor, not `String::deserialize` and a parse afterwards: an error raised inside
+        // the visitor carries the array element's position, not the whole array's.
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = JwtAlgorithm;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JWT algorithm name such as \"ES256\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<JwtAlgorithm, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 
