@@ -114,8 +114,12 @@ fn p_port(p: &str) -> Option<u16> {
 pub(crate) fn check_name(r: &mut Reader, key: &str, what: &'static str, name: &str) -> bool {
     match crate::tls::check_name(what, name) {
         Ok(()) => true,
+        Err(crate::tls::TlsError::InvalidIdentity { reason, .. }) => {
+            r.invalid(key, format!("`{name}`: {reason}"));
+            false
+        }
         Err(e) => {
-            r.invalid(key, e.to_string());
+            r.invalid(key, format!("`{name}`: {e}"));
             false
         }
     }
@@ -154,7 +158,10 @@ mod tests {
 
     #[test]
     fn host_port_accepts_names_v4_and_bracketed_v6() {
-        assert_eq!(host_port("relay.example.com:20001"), Ok(("relay.example.com", 20001)));
+        assert_eq!(
+            host_port("relay.example.com:20001"),
+            Ok(("relay.example.com", 20001))
+        );
         assert_eq!(host_port("10.0.0.1:1"), Ok(("10.0.0.1", 1)));
         assert_eq!(host_port("[2001:db8::1]:443"), Ok(("2001:db8::1", 443)));
     }

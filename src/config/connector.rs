@@ -255,11 +255,32 @@ fn check_settings(r: &mut Reader, s: &mut ConnectorSettings, opts: &Options) {
     if let Some(t) = s.backend_trust.as_mut() {
         *t = r.resolve(t);
         let t = t.clone();
-        check_file(r, opts.check_files, "connector.backend_trust", "backend trust bundle", &t);
+        check_file(
+            r,
+            opts.check_files,
+            "connector.backend_trust",
+            "backend trust bundle",
+            &t,
+        );
     }
-    check_nonzero(r, "connector.keepalive_secs", s.keepalive_secs, "keepalive_secs");
-    check_nonzero(r, "connector.connect_timeout_secs", s.connect_timeout_secs, "connect_timeout_secs");
-    check_nonzero(r, "connector.response_timeout_secs", s.response_timeout_secs, "response_timeout_secs");
+    check_nonzero(
+        r,
+        "connector.keepalive_secs",
+        s.keepalive_secs,
+        "keepalive_secs",
+    );
+    check_nonzero(
+        r,
+        "connector.connect_timeout_secs",
+        s.connect_timeout_secs,
+        "connect_timeout_secs",
+    );
+    check_nonzero(
+        r,
+        "connector.response_timeout_secs",
+        s.response_timeout_secs,
+        "response_timeout_secs",
+    );
     if let Some(sys) = &s.syslog {
         if let Err(e) = host_port(&sys.address) {
             r.invalid("connector.syslog.address", e);
@@ -290,7 +311,10 @@ fn check_subaccounts(r: &mut Reader, subs: &mut [(String, Subaccount)], opts: &O
         match host_port(&s.relay) {
             Ok((host, _)) if s.relay_name.is_empty() => {
                 if r.map.locate(&join(path, "relay_name")).is_some() {
-                    r.invalid(&join(path, "relay_name"), "relay_name is empty; leave it out to use the host part of `relay`");
+                    r.invalid(
+                        &join(path, "relay_name"),
+                        "relay_name is empty; leave it out to use the host part of `relay`",
+                    );
                 }
                 s.relay_name = host.to_owned();
             }

@@ -125,7 +125,11 @@ pub fn parse_connector_str(
 }
 
 /// Parses relay configuration text; `origin` as for [`parse_connector_str`].
-pub fn parse_relay_str(text: &str, origin: &Path, opts: &Options) -> Result<RelayFile, ConfigErrors> {
+pub fn parse_relay_str(
+    text: &str,
+    origin: &Path,
+    opts: &Options,
+) -> Result<RelayFile, ConfigErrors> {
     relay::parse(text, origin, opts)
 }
 

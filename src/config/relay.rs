@@ -359,11 +359,8 @@ pub(crate) fn parse(text: &str, origin: &Path, opts: &Options) -> Result<RelayFi
             "missing [relay] table (ca, cert and key are required)",
         ),
         Some(v) => {
-            let (s, [http, socks, limits]) = r.de_table::<RelaySettings, 3>(
-                v,
-                "relay",
-                ["http_proxy", "socks5", "limits"],
-            );
+            let (s, [http, socks, limits]) =
+                r.de_table::<RelaySettings, 3>(v, "relay", ["http_proxy", "socks5", "limits"]);
             let http_proxy = http.and_then(|v| r.de::<FrontDoor>(v, "relay.http_proxy"));
             let socks5 = socks.and_then(|v| r.de::<FrontDoor>(v, "relay.socks5"));
             let limits = limits
@@ -378,8 +375,15 @@ pub(crate) fn parse(text: &str, origin: &Path, opts: &Options) -> Result<RelayFi
         }
     }
 
+    // Front-door checks count providers and tenants: skip them when one failed to read, or
+    // they would report a consequence of the schema error as a second error.
+    let before = r.error_count();
     let mut idps = Vec::new();
-    for (i, elem) in r.elements(providers, "identity_provider").into_iter().enumerate() {
+    for (i, elem) in r
+        .elements(providers, "identity_provider")
+        .into_iter()
+        .enumerate()
+    {
         let path = index("identity_provider", i);
         let (idp, [keys]) = r.de_table::<IdentityProvider, 1>(elem, &path, ["key"]);
         let kpath = join(&path, "key");
@@ -411,7 +415,8 @@ pub(crate) fn parse(text: &str, origin: &Path, opts: &Options) -> Result<RelayFi
     }
     checks::identity_providers(&mut r, &mut idps, opts);
     checks::tenants(&mut r, &ts);
-    if let Some(s) = &settings {
+    let complete = r.error_count() == before;
+    if let (Some(s), true) = (&settings, complete) {
         checks::front_doors(&mut r, s, &idps, &ts);
     }
 

@@ -46,7 +46,10 @@ fn examples_parse_with_file_checks_off() {
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
     let r = load_relay_with(&examples().join("relay.toml"), &NO_FILES).unwrap();
     assert_eq!(r.tenants[0].users.len(), 1);
-    assert_eq!(r.identity_providers[0].keys[0].file, examples().join("keys/corp.pub.pem"));
+    assert_eq!(
+        r.identity_providers[0].keys[0].file,
+        examples().join("keys/corp.pub.pem")
+    );
     assert_eq!(r.relay.limits, Limits::default());
     assert!(r.warnings().is_empty(), "{:?}", r.warnings());
 }
@@ -80,7 +83,10 @@ fn syntax_error_is_the_only_error_and_positioned() {
     let e = &errs.0[0];
     assert_eq!(e.kind, ErrorKind::Syntax);
     assert_eq!((e.line, e.column), (5, 10));
-    assert!(e.to_string().starts_with("c.toml:5:10: TOML syntax error"), "{e}");
+    assert!(
+        e.to_string().starts_with("c.toml:5:10: TOML syntax error"),
+        "{e}"
+    );
 }
 
 #[test]

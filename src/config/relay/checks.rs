@@ -16,19 +16,40 @@ pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
         );
     } else {
         s.ca = r.resolve(&s.ca);
-        check_file(r, opts.check_files, "relay.ca", "connector CA certificate", &s.ca);
+        check_file(
+            r,
+            opts.check_files,
+            "relay.ca",
+            "connector CA certificate",
+            &s.ca,
+        );
     }
     s.cert = r.resolve(&s.cert);
-    check_file(r, opts.check_files, "relay.cert", "relay certificate", &s.cert);
+    check_file(
+        r,
+        opts.check_files,
+        "relay.cert",
+        "relay certificate",
+        &s.cert,
+    );
     s.key = r.resolve(&s.key);
-    check_file(r, opts.check_files, "relay.key", "relay private key", &s.key);
+    check_file(
+        r,
+        opts.check_files,
+        "relay.key",
+        "relay private key",
+        &s.key,
+    );
     if let Some(d) = s.audit_dir.as_mut() {
         *d = r.resolve(d);
     }
     if s.threads > MAX_THREADS {
         r.invalid(
             "relay.threads",
-            format!("threads is {}; at most {MAX_THREADS} (0 = one per core)", s.threads),
+            format!(
+                "threads is {}; at most {MAX_THREADS} (0 = one per core)",
+                s.threads
+            ),
         );
     }
     let l = &s.limits;
@@ -44,7 +65,10 @@ pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
         ("header_timeout_secs", l.header_timeout_secs),
         ("response_timeout_secs", l.response_timeout_secs),
         ("handshake_timeout_secs", l.handshake_timeout_secs),
-        ("socks_handshake_timeout_secs", l.socks_handshake_timeout_secs),
+        (
+            "socks_handshake_timeout_secs",
+            l.socks_handshake_timeout_secs,
+        ),
         ("keepalive_secs", l.keepalive_secs),
     ];
     for (name, v) in times {
@@ -63,7 +87,10 @@ pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
     let mut seen = Seen::new();
     let doors = [
         ("relay.tunnel_listen", Some(s.tunnel_listen)),
-        ("relay.http_proxy.listen", s.http_proxy.as_ref().map(|d| d.listen)),
+        (
+            "relay.http_proxy.listen",
+            s.http_proxy.as_ref().map(|d| d.listen),
+        ),
         ("relay.socks5.listen", s.socks5.as_ref().map(|d| d.listen)),
     ];
     for (key, addr) in doors {
@@ -136,7 +163,13 @@ pub(super) fn identity_providers(
         for (i, k) in p.keys.iter_mut().enumerate() {
             let kp = index(&kpath, i);
             k.file = r.resolve(&k.file);
-            check_file(r, opts.check_files, &join(&kp, "file"), "public key", &k.file);
+            check_file(
+                r,
+                opts.check_files,
+                &join(&kp, "file"),
+                "public key",
+                &k.file,
+            );
             match &k.kid {
                 None if several => r.invalid(
                     &kp,
@@ -152,7 +185,10 @@ pub(super) fn identity_providers(
 
 fn duplicate(r: &mut Reader, seen: &mut Seen, name: &str, path: &str, what: &str) {
     if let Some(first) = seen.get(name) {
-        r.invalid(path, format!("{what} `{name}` is already defined at {first}"));
+        r.invalid(
+            path,
+            format!("{what} `{name}` is already defined at {first}"),
+        );
     } else {
         seen.insert(name.to_owned(), path.to_owned());
     }
@@ -189,7 +225,12 @@ pub(super) fn tenants(r: &mut Reader, ts: &[(String, Tenant)]) {
                 }
             }
         }
-        let dl_ok = check_name(r, &join(path, "default_location"), "location", &t.default_location);
+        let dl_ok = check_name(
+            r,
+            &join(path, "default_location"),
+            "location",
+            &t.default_location,
+        );
         let mut locs = Seen::new();
         for (i, l) in t.locations.iter().enumerate() {
             let lp = index(&join(path, "locations"), i);
@@ -232,8 +273,10 @@ pub(super) fn front_doors(
     idps: &[(String, IdentityProvider)],
     ts: &[(String, Tenant)],
 ) {
-    let doors: [(&str, &Option<FrontDoor>); 2] =
-        [("relay.http_proxy", &s.http_proxy), ("relay.socks5", &s.socks5)];
+    let doors: [(&str, &Option<FrontDoor>); 2] = [
+        ("relay.http_proxy", &s.http_proxy),
+        ("relay.socks5", &s.socks5),
+    ];
     let any_user = ts.iter().any(|(_, t)| !t.users.is_empty());
     let any_trusted = ts.iter().any(|(_, t)| t.trusted);
     for (key, door) in doors {
@@ -283,7 +326,10 @@ pub fn check_password_hash(s: &str) -> Result<(), String> {
         ));
     }
     let [_, _, version, params, salt, hash] = parts[..] else {
-        return Err(format!("has {} `$`-separated fields; expected {FORM}", parts.len().saturating_sub(1)));
+        return Err(format!(
+            "has {} `$`-separated fields; expected {FORM}",
+            parts.len().saturating_sub(1)
+        ));
     };
     if version != "v=19" {
         return Err(format!("version `{version}` is not v=19 ({FORM})"));
@@ -302,7 +348,11 @@ pub fn check_password_hash(s: &str) -> Result<(), String> {
             "m" => &mut m,
             "t" => &mut t,
             "p" => &mut p,
-            _ => return Err(format!("unknown argon2 parameter `{k}` (expected m, t and p)")),
+            _ => {
+                return Err(format!(
+                    "unknown argon2 parameter `{k}` (expected m, t and p)"
+                ))
+            }
         };
         if slot.replace(n).is_some() {
             return Err(format!("argon2 parameter `{k}` appears twice"));

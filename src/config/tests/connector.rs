@@ -46,16 +46,29 @@ fn minimal_file_gets_defaults_and_absolute_paths() {
     assert_eq!(s.ca, Path::new("/etc/sallyport/pki/ca.pem"));
     assert_eq!(c.connector.audit_dir, Path::new("/etc/sallyport/audit"));
     assert_eq!(c.connector.keepalive(), std::time::Duration::from_secs(10));
-    assert_eq!(c.connector.connect_timeout(), std::time::Duration::from_secs(5));
-    assert_eq!(c.connector.response_timeout(), std::time::Duration::from_secs(30));
+    assert_eq!(
+        c.connector.connect_timeout(),
+        std::time::Duration::from_secs(5)
+    );
+    assert_eq!(
+        c.connector.response_timeout(),
+        std::time::Duration::from_secs(30)
+    );
     assert_eq!(c.connector.audit_retention(), None);
     assert_eq!(s.systems[0].resources[0].path, "/api");
-    assert_eq!(c.source_map().locate("subaccount[0].system[0].resource[0].path"), Some((19, 5)));
+    assert_eq!(
+        c.source_map()
+            .locate("subaccount[0].system[0].resource[0].path"),
+        Some((19, 5))
+    );
 }
 
 #[test]
 fn unknown_key_is_reported_at_the_key() {
-    let text = GOOD.replace("  protocol = \"https\"", "  protocol = \"https\"\n  colour = \"red\"");
+    let text = GOOD.replace(
+        "  protocol = \"https\"",
+        "  protocol = \"https\"\n  colour = \"red\"",
+    );
     let errs = errors(&text);
     let e = error_at(&errs, "subaccount[0].system[0].colour");
     assert_eq!(e.kind, ErrorKind::Schema);
@@ -99,7 +112,10 @@ fn independent_errors_are_all_reported_in_file_order() {
         "{errs}"
     );
     let vp = error_at(&errs, "subaccount[0].system[0].virtual_port");
-    assert_eq!((vp.line, vp.column), (line_of(&text, "70000"), column_of(&text, "70000")));
+    assert_eq!(
+        (vp.line, vp.column),
+        (line_of(&text, "70000"), column_of(&text, "70000"))
+    );
     assert!(vp.message.contains("70000 is not a port"), "{vp}");
 }
 
@@ -109,7 +125,10 @@ fn duplicate_tenant_location_is_refused() {
     let text = format!("{GOOD}{second}");
     let errs = errors(&text);
     let e = error_at(&errs, "subaccount[1]");
-    assert!(e.message.contains("already configured at subaccount[0]"), "{e}");
+    assert!(
+        e.message.contains("already configured at subaccount[0]"),
+        "{e}"
+    );
     assert_eq!(e.line, u32::try_from(GOOD.lines().count()).unwrap() + 2);
 }
 
@@ -131,21 +150,30 @@ fn relay_must_be_host_port() {
 #[test]
 fn tunnels_must_be_1_to_64() {
     for n in [0, 65, 1000] {
-        let text = GOOD.replace("key = \"pki/c.key\"", &format!("key = \"pki/c.key\"\ntunnels = {n}"));
+        let text = GOOD.replace(
+            "key = \"pki/c.key\"",
+            &format!("key = \"pki/c.key\"\ntunnels = {n}"),
+        );
         let errs = errors(&text);
         let e = error_at(&errs, "subaccount[0].tunnels");
         assert!(e.message.contains("1 to 64"), "{e}");
         assert_eq!(e.line, line_of(&text, "tunnels ="));
     }
     for n in [1, 64] {
-        let text = GOOD.replace("key = \"pki/c.key\"", &format!("key = \"pki/c.key\"\ntunnels = {n}"));
+        let text = GOOD.replace(
+            "key = \"pki/c.key\"",
+            &format!("key = \"pki/c.key\"\ntunnels = {n}"),
+        );
         assert_eq!(parse(&text).unwrap().subaccounts[0].tunnels, n);
     }
 }
 
 #[test]
 fn unknown_audit_level_lists_the_levels() {
-    let text = GOOD.replace("key = \"pki/c.key\"", "key = \"pki/c.key\"\naudit = \"verbose\"");
+    let text = GOOD.replace(
+        "key = \"pki/c.key\"",
+        "key = \"pki/c.key\"\naudit = \"verbose\"",
+    );
     let errs = errors(&text);
     let e = error_at(&errs, "subaccount[0].audit");
     assert!(e.message.contains("`security`, `all`, `off`"), "{e}");
@@ -162,11 +190,19 @@ fn names_are_checked() {
 
 #[test]
 fn relay_name_defaults_and_is_checked() {
-    let text = GOOD.replace("key = \"pki/c.key\"", "key = \"pki/c.key\"\nrelay_name = \"not a name\"");
+    let text = GOOD.replace(
+        "key = \"pki/c.key\"",
+        "key = \"pki/c.key\"\nrelay_name = \"not a name\"",
+    );
     let e = errors(&text);
-    assert!(error_at(&e, "subaccount[0].relay_name").message.contains("not a DNS name"));
+    assert!(error_at(&e, "subaccount[0].relay_name")
+        .message
+        .contains("not a DNS name"));
     let text = GOOD.replace("relay.example.com:20001", "[2001:db8::1]:20001");
-    assert_eq!(parse(&text).unwrap().subaccounts[0].relay_name, "2001:db8::1");
+    assert_eq!(
+        parse(&text).unwrap().subaccounts[0].relay_name,
+        "2001:db8::1"
+    );
 }
 
 #[test]
@@ -176,7 +212,9 @@ fn zero_timeouts_and_bad_syslog_address_are_refused() {
         "audit_dir = \"audit\"\nconnect_timeout_secs = 0\n[connector.syslog]\naddress = \"collector\"\ntransport = \"udp\"",
     );
     let errs = errors(&text);
-    assert!(error_at(&errs, "connector.connect_timeout_secs").message.contains("at least 1"));
+    assert!(error_at(&errs, "connector.connect_timeout_secs")
+        .message
+        .contains("at least 1"));
     let e = error_at(&errs, "connector.syslog.address");
     assert!(e.message.contains("no port"), "{e}");
     assert_eq!(e.line, line_of(&text, "collector"));
@@ -196,15 +234,23 @@ fn syslog_errors_do_not_hide_connector_errors() {
 #[test]
 fn missing_tables_are_reported() {
     let errs = errors("[connector]\naudit_dir = \"a\"\n");
-    assert!(error_at(&errs, "subaccount").message.contains("at least one"));
-    let errs = errors("[[subaccount]]\ntenant = \"a\"\nrelay = \"r:1\"\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\n");
-    assert!(error_at(&errs, "connector").message.contains("missing [connector]"));
+    assert!(error_at(&errs, "subaccount")
+        .message
+        .contains("at least one"));
+    let errs = errors(
+        "[[subaccount]]\ntenant = \"a\"\nrelay = \"r:1\"\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\n",
+    );
+    assert!(error_at(&errs, "connector")
+        .message
+        .contains("missing [connector]"));
     let errs = errors("subaccount = 3\n[connector]\naudit_dir = \"a\"\n");
     let e = error_at(&errs, "subaccount");
     assert!(e.message.contains("array of tables"), "{e}");
     assert_eq!((e.line, e.column), (1, 14));
     let errs = errors("subaccount = []\n[connector]\naudit_dir = \"a\"\n");
-    assert!(error_at(&errs, "subaccount").message.contains("at least one"));
+    assert!(error_at(&errs, "subaccount")
+        .message
+        .contains("at least one"));
 }
 
 #[test]
@@ -240,7 +286,10 @@ fn subaccount_without_systems_warns() {
 
 #[test]
 fn quoted_keys_are_quoted_in_the_key_path() {
-    let text = GOOD.replace("audit_dir = \"audit\"", "audit_dir = \"audit\"\n\"a.b\" = 1");
+    let text = GOOD.replace(
+        "audit_dir = \"audit\"",
+        "audit_dir = \"audit\"\n\"a.b\" = 1",
+    );
     let errs = errors(&text);
     let e = error_at(&errs, "connector.\"a.b\"");
     assert_eq!(e.line, 3);

@@ -51,9 +51,15 @@ fn minimal_file_gets_defaults() {
     assert_eq!(r.relay.tunnel_listen.to_string(), "0.0.0.0:20001");
     assert_eq!(r.relay.limits, Limits::default());
     assert!(r.relay.http_proxy.is_none());
-    assert_eq!(r.relay.socks5.as_ref().unwrap().listen.to_string(), "127.0.0.1:20004");
+    assert_eq!(
+        r.relay.socks5.as_ref().unwrap().listen.to_string(),
+        "127.0.0.1:20004"
+    );
     assert_eq!(r.identity_providers[0].algorithms, [JwtAlgorithm::Es256]);
-    assert_eq!(r.identity_providers[0].clock_skew(), std::time::Duration::from_secs(60));
+    assert_eq!(
+        r.identity_providers[0].clock_skew(),
+        std::time::Duration::from_secs(60)
+    );
     assert_eq!(r.tenants[0].default_location, "default");
     assert!(r.trusted_tenant().is_none());
     assert!(r.warnings().is_empty());
@@ -80,7 +86,10 @@ fn none_and_hmac_algorithms_are_refused_at_the_element() {
         let errs = errors(&text);
         let e = error_at(&errs, "identity_provider[0].algorithms[1]");
         assert!(e.message.contains(says), "{alg}: {e}");
-        assert_eq!((e.line, e.column), (line_of(&text, alg), column_of(&text, alg) - 1));
+        assert_eq!(
+            (e.line, e.column),
+            (line_of(&text, alg), column_of(&text, alg) - 1)
+        );
     }
 }
 
@@ -91,9 +100,15 @@ fn identity_provider_needs_keys_and_non_empty_claims() {
         .replace("audience = \"sallyport\"", "audience = \" \"")
         .replace("[\"ES256\"]", "[]");
     let errs = errors(&text);
-    assert!(error_at(&errs, "identity_provider[0]").message.contains("has no keys"));
-    assert!(error_at(&errs, "identity_provider[0].audience").message.contains("empty"));
-    assert!(error_at(&errs, "identity_provider[0].algorithms").message.contains("empty"));
+    assert!(error_at(&errs, "identity_provider[0]")
+        .message
+        .contains("has no keys"));
+    assert!(error_at(&errs, "identity_provider[0].audience")
+        .message
+        .contains("empty"));
+    assert!(error_at(&errs, "identity_provider[0].algorithms")
+        .message
+        .contains("empty"));
 }
 
 #[test]
@@ -102,8 +117,14 @@ fn several_keys_need_distinct_kids() {
     let text = good().replace("jwks = \"keys/corp.jwks.json\"\n", keys);
     let errs = errors(&text);
     let e = error_at(&errs, "identity_provider[0].key[1].kid");
-    assert!(e.message.contains("already defined at identity_provider[0].key[0].kid"), "{e}");
-    assert!(error_at(&errs, "identity_provider[0].key[2]").message.contains("kid is missing"));
+    assert!(
+        e.message
+            .contains("already defined at identity_provider[0].key[0].kid"),
+        "{e}"
+    );
+    assert!(error_at(&errs, "identity_provider[0].key[2]")
+        .message
+        .contains("kid is missing"));
 }
 
 #[test]
@@ -113,7 +134,10 @@ fn front_door_without_any_authentication_is_refused() {
     let end = text.find("[[tenant]]").unwrap();
     let text = format!("{}{}", &text[..start], &text[end..]);
     let text = text.split("  [[tenant.user]]").next().unwrap().to_owned();
-    let text = text.replace("[relay.socks5]", "[relay.http_proxy]\nlisten = \"127.0.0.1:20003\"\n\n[relay.socks5]");
+    let text = text.replace(
+        "[relay.socks5]",
+        "[relay.http_proxy]\nlisten = \"127.0.0.1:20003\"\n\n[relay.socks5]",
+    );
     let errs = errors(&text);
     for door in ["relay.http_proxy", "relay.socks5"] {
         let e = error_at(&errs, door);
@@ -135,7 +159,9 @@ fn front_door_without_tenants_is_refused() {
     let text = good();
     let text = &text[..text.find("[[tenant]]").unwrap()];
     let errs = errors(text);
-    assert!(error_at(&errs, "relay.socks5").message.contains("no [[tenant]]"));
+    assert!(error_at(&errs, "relay.socks5")
+        .message
+        .contains("no [[tenant]]"));
 }
 
 #[test]
@@ -145,15 +171,23 @@ fn second_trusted_tenant_and_duplicate_tenant_are_refused() {
     let errs = errors(&text);
     let e = error_at(&errs, "tenant[2].trusted");
     assert!(e.message.contains("tenant[1]"), "{e}");
-    assert!(error_at(&errs, "tenant[3]").message.contains("already defined at tenant[1]"));
+    assert!(error_at(&errs, "tenant[3]")
+        .message
+        .contains("already defined at tenant[1]"));
 }
 
 #[test]
 fn default_location_must_be_listed() {
-    let text = good().replace("name = \"acme\"", "name = \"acme\"\ndefault_location = \"paris\"");
+    let text = good().replace(
+        "name = \"acme\"",
+        "name = \"acme\"\ndefault_location = \"paris\"",
+    );
     let errs = errors(&text);
     let e = error_at(&errs, "tenant[0].default_location");
-    assert!(e.message.contains("not in locations [default, berlin]"), "{e}");
+    assert!(
+        e.message.contains("not in locations [default, berlin]"),
+        "{e}"
+    );
     assert_eq!(e.line, line_of(&text, "paris"));
 }
 
@@ -162,10 +196,22 @@ fn plain_and_malformed_password_hashes_are_refused() {
     for (hash, says) in [
         ("hunter2", "plain passwords are refused"),
         ("$2b$12$abcdefghijklmnopqrstuv", "not accepted"),
-        ("$argon2id$v=16$m=19456,t=2,p=1$c29tZXNhbHRzb21l$0gV5Y1G0b0vLu6o2W1gkWQz3", "v=19"),
-        ("$argon2id$v=19$m=19456,t=2$c29tZXNhbHRzb21l$0gV5Y1G0b0vLu6o2W1gkWQz3", "m, t and p"),
-        ("$argon2id$v=19$m=19456,t=2,p=1$c29t$0gV5Y1G0b0vLu6o2W1gkWQz3", "salt"),
-        ("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21l$short", "hash must"),
+        (
+            "$argon2id$v=16$m=19456,t=2,p=1$c29tZXNhbHRzb21l$0gV5Y1G0b0vLu6o2W1gkWQz3",
+            "v=19",
+        ),
+        (
+            "$argon2id$v=19$m=19456,t=2$c29tZXNhbHRzb21l$0gV5Y1G0b0vLu6o2W1gkWQz3",
+            "m, t and p",
+        ),
+        (
+            "$argon2id$v=19$m=19456,t=2,p=1$c29t$0gV5Y1G0b0vLu6o2W1gkWQz3",
+            "salt",
+        ),
+        (
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21l$short",
+            "hash must",
+        ),
         ("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21l", "fields"),
     ] {
         let text = good().replace(HASH, hash);
@@ -181,7 +227,9 @@ fn plain_and_malformed_password_hashes_are_refused() {
 fn user_names_are_unique_across_tenants() {
     let extra = format!("\n[[tenant]]\nname = \"beta\"\n  [[tenant.user]]\n  name = \"app1\"\n  password_hash = \"{HASH}\"\n");
     let errs = errors(&(good() + &extra));
-    assert!(error_at(&errs, "tenant[1].user[0]").message.contains("tenant[0].user[0]"));
+    assert!(error_at(&errs, "tenant[1].user[0]")
+        .message
+        .contains("tenant[0].user[0]"));
 }
 
 #[test]
@@ -191,22 +239,42 @@ fn listen_addresses_must_be_ip_port_and_distinct() {
     let e = error_at(&errs, "relay.socks5.listen");
     assert!(e.message.contains("not a listen address"), "{e}");
     assert_eq!((e.line, e.column), (line_of(&text, "localhost"), 10));
-    let text = good().replace("key = \"pki/relay.key\"", "key = \"pki/relay.key\"\ntunnel_listen = \"127.0.0.1:20004\"");
+    let text = good().replace(
+        "key = \"pki/relay.key\"",
+        "key = \"pki/relay.key\"\ntunnel_listen = \"127.0.0.1:20004\"",
+    );
     let errs = errors(&text);
-    assert!(error_at(&errs, "relay.socks5.listen").message.contains("relay.tunnel_listen"));
+    assert!(error_at(&errs, "relay.socks5.listen")
+        .message
+        .contains("relay.tunnel_listen"));
 }
 
 #[test]
 fn limits_are_checked_independently_of_the_relay_table() {
-    let text = good().replace(
-        "[relay.socks5]",
-        "[relay.limits]\nheader_bytes = 100\nkeepalive_secs = 0\n\n[relay.socks5]",
-    ) .replace("cert = \"pki/relay.pem\"", "cert = \"pki/relay.pem\"\nthreads = 5000");
+    let text = good()
+        .replace(
+            "[relay.socks5]",
+            "[relay.limits]\nheader_bytes = 100\nkeepalive_secs = 0\n\n[relay.socks5]",
+        )
+        .replace(
+            "cert = \"pki/relay.pem\"",
+            "cert = \"pki/relay.pem\"\nthreads = 5000",
+        );
     let errs = errors(&text);
-    assert!(error_at(&errs, "relay.limits.header_bytes").message.contains("smaller than request_line_bytes"));
-    assert!(error_at(&errs, "relay.limits.keepalive_secs").message.contains("at least 1"));
-    assert!(error_at(&errs, "relay.threads").message.contains("at most 1024"));
-    let text = good().replace("[relay.socks5]", "[relay.limits]\nheader_bytez = 1\n\n[relay.socks5]")
+    assert!(error_at(&errs, "relay.limits.header_bytes")
+        .message
+        .contains("smaller than request_line_bytes"));
+    assert!(error_at(&errs, "relay.limits.keepalive_secs")
+        .message
+        .contains("at least 1"));
+    assert!(error_at(&errs, "relay.threads")
+        .message
+        .contains("at most 1024"));
+    let text = good()
+        .replace(
+            "[relay.socks5]",
+            "[relay.limits]\nheader_bytez = 1\n\n[relay.socks5]",
+        )
         .replace("issuer = ", "isuer = ");
     let errs = errors(&text);
     error_at(&errs, "relay.limits.header_bytez");
@@ -223,5 +291,7 @@ fn no_front_door_warns() {
 #[test]
 fn connector_tables_in_a_relay_file_are_refused() {
     let errs = errors(&(good() + "\n[[subaccount]]\ntenant = \"a\"\n"));
-    assert!(error_at(&errs, "subaccount").message.contains("its own file"));
+    assert!(error_at(&errs, "subaccount")
+        .message
+        .contains("its own file"));
 }
