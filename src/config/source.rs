@@ -379,8 +379,7 @@ impl Reader {
         if self.errors.is_empty() {
             return Ok((self.map, self.warnings));
         }
-        self.errors
-            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.errors.sort_by_key(|e| (e.line, e.column));
         if self.errors.len() >= MAX_ERRORS {
             let note = self.map.error(
                 "",
