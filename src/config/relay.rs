@@ -359,6 +359,10 @@ pub(crate) fn parse(text: &str, origin: &Path, opts: &Options) -> Result<RelayFi
             "missing [relay] table (ca, cert and key are required)",
         ),
         Some(v) => {
+            let has_ca = v
+                .get_ref()
+                .as_table()
+                .is_some_and(|t| t.get("ca").is_some());
             let (s, [http, socks, limits]) =
                 r.de_table::<RelaySettings, 3>(v, "relay", ["http_proxy", "socks5", "limits"]);
             let http_proxy = http.and_then(|v| r.de::<FrontDoor>(v, "relay.http_proxy"));
@@ -366,6 +370,11 @@ pub(crate) fn parse(text: &str, origin: &Path, opts: &Options) -> Result<RelayFi
             let limits = limits
                 .and_then(|v| r.de::<Limits>(v, "relay.limits"))
                 .unwrap_or_default();
+            if s.is_none() && !has_ca {
+                // `checks::settings` reports a missing `ca`, but runs only on a table that was
+                // read: say it here too, it is the error that matters most.
+                checks::missing_ca(&mut r);
+            }
             settings = s.map(|s| RelaySettings {
                 http_proxy,
                 socks5,

@@ -12,6 +12,9 @@ use toml::Spanned;
 /// Most errors reported for one file: a garbage file should not produce a screenful per byte.
 const MAX_ERRORS: usize = 200;
 
+/// Most bad keys reported for one table.
+const MAX_RETRIES: usize = 32;
+
 #[derive(Clone, Debug)]
 struct Entry {
     key: Range<usize>,
@@ -151,6 +154,62 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// A key taken out of a table because its value was reported.
+struct Removed {
+    name: String,
+    key: Range<usize>,
+    value: Range<usize>,
+}
+
+/// Removes from a table value the entry whose key or value contains `span`.
+fn take_child(value: &mut Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<Removed> {
+    let DeValue::Table(t) = value.get_mut() else {
+        return None;
+    };
+    let within = |r: &Range<usize>| r.start <= span.start && span.end <= r.end;
+    let gone = t
+        .iter()
+        .find(|(k, v)| within(&k.span()) || within(&v.span()))
+        .map(|(k, v)| Removed {
+            name: k.get_ref().to_string(),
+            key: k.span(),
+            value: v.span(),
+        })?;
+    t.remove(gone.name.as_str());
+    Some(gone)
+}
+
+/// Puts a value of some type back for a removed required key, the first that `T` accepts
+/// (serde then reports the next problem, not this key again). False if none fits.
+fn stand_in<T: DeserializeOwned>(value: &mut Spanned<DeValue<'_>>, gone: &Removed) -> bool {
+    let about_gone = |e: &toml::de::Error| {
+        e.span().is_none_or(|s| {
+            (gone.value.start <= s.start && s.end <= gone.value.end) || s == gone.key
+        }) || e.message() == format!("missing field `{}`", gone.name)
+    };
+    for literal in ["\"\"", "1", "false", "[]", "{}"] {
+        let Ok(stand_in) = DeValue::parse(literal) else {
+            continue;
+        };
+        let DeValue::Table(t) = value.get_mut() else {
+            return false;
+        };
+        t.insert(
+            Spanned::new(gone.key.clone(), gone.name.clone().into()),
+            Spanned::new(gone.value.clone(), stand_in.into_inner()),
+        );
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(_) => return true,
+            Err(e) if !about_gone(&e) => return true,
+            Err(_) => {}
+        }
+    }
+    if let DeValue::Table(t) = value.get_mut() {
+        t.remove(gone.name.as_str());
+    }
+    false
+}
+
 /// `prefix.key`, quoting `key` when it is not a bare TOML key.
 pub(crate) fn join(prefix: &str, key: &str) -> String {
     let bare = !key.is_empty()
@@ -271,46 +330,83 @@ impl Reader {
     }
 
     /// Deserializes one value (a table, usually); a schema error is reported and gives `None`.
+    ///
+    /// serde stops at the first error in a struct. To report every bad key of a table, the key
+    /// an error is about is taken out and the table deserialized again, up to
+    /// [`MAX_RETRIES`] times; a later "missing field" about a key taken out is not reported
+    /// again.
     pub(crate) fn de<T: DeserializeOwned>(
         &mut self,
-        value: Spanned<DeValue<'_>>,
+        mut value: Spanned<DeValue<'_>>,
         path: &str,
     ) -> Option<T> {
-        match T::deserialize(ValueDeserializer::from(value)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let mut key = e
-                    .span()
-                    .map(|s| self.map.key_for_span(&s))
-                    .unwrap_or_default();
-                if key.is_empty() || !key.starts_with(path) {
-                    key = path.to_owned();
+        let mut removed: Vec<Removed> = Vec::new();
+        for _ in 0..MAX_RETRIES {
+            let e = match T::deserialize(ValueDeserializer::from(value.clone())) {
+                Ok(v) if removed.is_empty() => return Some(v),
+                Ok(_) => return None,
+                Err(e) => e,
+            };
+            let message = match e.message().trim_end() {
+                // What toml says for an enum given a number, array or boolean.
+                "wanted string or table" => {
+                    "invalid type: expected a string naming one of the allowed values".to_owned()
                 }
-                let message = e.message().trim_end().to_owned();
-                // serde names a missing field only in the message: put it in the key too.
-                if let Some(field) = message
-                    .strip_prefix("missing field `")
-                    .and_then(|r| r.strip_suffix('`'))
-                {
-                    key = join(&key, field);
-                }
-                match e.span() {
-                    // Point at what serde complained about: the key, or the bad value.
-                    Some(span) if self.errors.len() < MAX_ERRORS => {
-                        let (line, column) = self.map.position(span.start);
-                        self.errors.push(ConfigError {
-                            file: self.map.file.clone(),
-                            line,
-                            column,
-                            key,
-                            message,
-                            kind: ErrorKind::Schema,
-                        });
+                m => m.to_owned(),
+            };
+            // serde names a missing field only in the message.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|r| r.strip_suffix('`'))
+                .map(str::to_owned);
+            if let Some(field) = &missing {
+                if let Some(gone) = removed.iter().find(|g| &g.name == field) {
+                    // Already reported. A stand-in value lets serde go on to the next
+                    // missing field; when none fits (an enum), stop here.
+                    if !stand_in::<T>(&mut value, gone) {
+                        return None;
                     }
-                    _ => self.error(&key, ErrorKind::Schema, message),
+                    continue;
                 }
-                None
             }
+            let mut key = e
+                .span()
+                .map(|s| self.map.key_for_span(&s))
+                .unwrap_or_default();
+            if key.is_empty() || !key.starts_with(path) {
+                key = path.to_owned();
+            }
+            if let Some(field) = &missing {
+                key = join(&key, field);
+            }
+            self.schema_error(key, message, e.span());
+            if missing.is_some() {
+                return None;
+            }
+            match e.span().and_then(|span| take_child(&mut value, &span)) {
+                Some(gone) => removed.push(gone),
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// Reports a serde error, positioned at what serde complained about (the key or the bad
+    /// value) when it says, else at the key.
+    fn schema_error(&mut self, key: String, message: String, span: Option<Range<usize>>) {
+        match span {
+            Some(span) if self.errors.len() < MAX_ERRORS => {
+                let (line, column) = self.map.position(span.start);
+                self.errors.push(ConfigError {
+                    file: self.map.file.clone(),
+                    line,
+                    column,
+                    key,
+                    message,
+                    kind: ErrorKind::Schema,
+                });
+            }
+            _ => self.error(&key, ErrorKind::Schema, message),
         }
     }
 

@@ -8,12 +8,7 @@ use crate::config::source::index;
 
 pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
     if s.ca.as_os_str().is_empty() {
-        r.invalid(
-            "relay.ca",
-            "missing: the relay always verifies connector client certificates and this cannot \
-             be switched off; set `ca` to the CA that signs connector certificates (made by \
-             `sallyport pki`)",
-        );
+        missing_ca(r);
     } else {
         s.ca = r.resolve(&s.ca);
         check_file(
@@ -104,6 +99,15 @@ pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
             seen.insert(addr.to_string(), key.to_owned());
         }
     }
+}
+
+pub(super) fn missing_ca(r: &mut Reader) {
+    r.invalid(
+        "relay.ca",
+        "missing: the relay always verifies connector client certificates and this cannot be \
+         switched off; set `ca` to the CA that signs connector certificates (made by \
+         `sallyport pki`)",
+    );
 }
 
 pub(super) fn identity_providers(

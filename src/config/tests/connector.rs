@@ -294,3 +294,34 @@ fn quoted_keys_are_quoted_in_the_key_path() {
     let e = error_at(&errs, "connector.\"a.b\"");
     assert_eq!(e.line, 3);
 }
+
+#[test]
+fn every_bad_key_of_one_table_is_reported_once() {
+    let text = GOOD
+        .replace("relay = \"relay.example.com:20001\"\n", "")
+        .replace(
+            "tenant = \"acme\"",
+            "tenant = 7\ntunnels = \"two\"\ncolour = 1\naudit = 3",
+        );
+    let errs = errors(&text);
+    let keys: Vec<&str> = errs.0.iter().map(|e| e.key.as_str()).collect();
+    // `tenant` had a bad value: no second "missing field `tenant`" after it was taken out.
+    assert_eq!(
+        keys,
+        [
+            "subaccount[0].relay",
+            "subaccount[0].tenant",
+            "subaccount[0].tunnels",
+            "subaccount[0].colour",
+            "subaccount[0].audit",
+        ],
+        "{errs}"
+    );
+    assert_eq!(
+        error_at(&errs, "subaccount[0].relay").line,
+        line_of(&text, "[[subaccount]]")
+    );
+    let audit = error_at(&errs, "subaccount[0].audit");
+    assert!(audit.message.contains("expected a string"), "{audit}");
+    assert_eq!((audit.line, audit.column), (line_of(&text, "audit = 3"), 9));
+}

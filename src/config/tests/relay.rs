@@ -295,3 +295,13 @@ fn connector_tables_in_a_relay_file_are_refused() {
         .message
         .contains("its own file"));
 }
+
+#[test]
+fn missing_ca_is_reported_even_when_the_relay_table_has_other_errors() {
+    let text = good()
+        .replace("ca = \"pki/ca.pem\"\n", "")
+        .replace("cert = \"pki/relay.pem\"", "cert = 1\nthreads = -1");
+    let errs = errors(&text);
+    let keys: Vec<&str> = errs.0.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["relay.ca", "relay.cert", "relay.threads"], "{errs}");
+}
