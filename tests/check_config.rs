@@ -123,6 +123,7 @@ fn every_error_is_printed_with_file_line_column_and_a_summary() {
         ),
         format!("{f}:9:1: tenant[0].name: `Acme`: tenant name contains 'A'"),
         format!("{f}:11:1: tenant[1].secret: unknown field `secret`"),
+        format!("{f}:10:1: tenant[1].name: missing field `name`"),
     ] {
         assert!(
             text.lines().any(|l| l.starts_with(&expected)),
@@ -130,7 +131,7 @@ fn every_error_is_printed_with_file_line_column_and_a_summary() {
         );
     }
     assert!(text.contains("connector.toml: ok"), "{text}");
-    assert!(err.contains("3 errors in 1 of 2 files"), "{err}");
+    assert!(err.contains("4 errors in 1 of 2 files"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
