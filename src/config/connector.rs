@@ -254,13 +254,12 @@ fn check_settings(r: &mut Reader, s: &mut ConnectorSettings, opts: &Options) {
     s.audit_dir = r.resolve(&s.audit_dir);
     if let Some(t) = s.backend_trust.as_mut() {
         *t = r.resolve(t);
-        let t = t.clone();
         check_file(
             r,
             opts.check_files,
             "connector.backend_trust",
             "backend trust bundle",
-            &t,
+            t,
         );
     }
     check_nonzero(
@@ -335,19 +334,13 @@ fn check_subaccounts(r: &mut Reader, subs: &mut [(String, Subaccount)], opts: &O
                 format!("tunnels is {}; it must be 1 to {MAX_TUNNELS}", s.tunnels),
             );
         }
-        for (field, what) in [
-            ("ca", "relay CA certificate"),
-            ("cert", "connector certificate"),
-            ("key", "connector private key"),
+        for (field, what, file) in [
+            ("ca", "relay CA certificate", &mut s.ca),
+            ("cert", "connector certificate", &mut s.cert),
+            ("key", "connector private key", &mut s.key),
         ] {
-            let p = match field {
-                "ca" => &mut s.ca,
-                "cert" => &mut s.cert,
-                _ => &mut s.key,
-            };
-            *p = r.resolve(p);
-            let p = p.clone();
-            check_file(r, opts.check_files, &join(path, field), what, &p);
+            *file = r.resolve(file);
+            check_file(r, opts.check_files, &join(path, field), what, file);
         }
         if s.systems.is_empty() {
             r.warn(

@@ -158,8 +158,7 @@ pub(super) fn identity_providers(
         }
         if let Some(j) = p.jwks.as_mut() {
             *j = r.resolve(j);
-            let j = j.clone();
-            check_file(r, opts.check_files, &join(path, "jwks"), "JWKS file", &j);
+            check_file(r, opts.check_files, &join(path, "jwks"), "JWKS file", j);
         }
         let several = p.keys.len() > 1 || p.jwks.is_some();
         let mut kids = Seen::new();
