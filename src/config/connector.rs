@@ -342,6 +342,15 @@ fn check_subaccounts(r: &mut Reader, subs: &mut [(String, Subaccount)], opts: &O
             *file = r.resolve(file);
             check_file(r, opts.check_files, &join(path, field), what, file);
         }
+        if s.audit == AuditLevel::Off {
+            r.warn(
+                &join(path, "audit"),
+                format!(
+                    "audit is off for {}/{}: denied and forwarded requests leave no record",
+                    s.tenant, s.location
+                ),
+            );
+        }
         if s.systems.is_empty() {
             r.warn(
                 path,

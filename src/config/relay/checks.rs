@@ -5,6 +5,7 @@ use super::{
     RelaySettings, Seen, Tenant, MAX_CLOCK_SKEW_SECS, MAX_THREADS,
 };
 use crate::config::source::index;
+use crate::config::AuditLevel;
 
 pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
     if s.ca.as_os_str().is_empty() {
@@ -35,6 +36,12 @@ pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
         "relay private key",
         &s.key,
     );
+    if s.audit == AuditLevel::Off {
+        r.warn(
+            "relay.audit",
+            "audit is off: authentication failures leave no record",
+        );
+    }
     if let Some(d) = s.audit_dir.as_mut() {
         *d = r.resolve(d);
     }

@@ -325,3 +325,44 @@ fn every_bad_key_of_one_table_is_reported_once() {
     assert!(audit.message.contains("expected a string"), "{audit}");
     assert_eq!((audit.line, audit.column), (line_of(&text, "audit = 3"), 9));
 }
+
+#[test]
+fn audit_off_warns() {
+    let text = GOOD.replace(
+        "key = \"pki/c.key\"",
+        "key = \"pki/c.key\"\naudit = \"off\"",
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(c.warnings().len(), 1, "{:?}", c.warnings());
+    let w = &c.warnings()[0];
+    assert_eq!(
+        (w.key.as_str(), w.line),
+        ("subaccount[0].audit", line_of(&text, "audit = "))
+    );
+    assert!(w.message.contains("no record"), "{w}");
+}
+
+#[test]
+fn source_map_positions_errors_found_later() {
+    let c = parse(GOOD).unwrap();
+    let key = "subaccount[0].system[0].resource[0].path";
+    let e = c
+        .source_map()
+        .error(key, ErrorKind::Invalid, "path has an empty segment");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "/etc/sallyport/c.toml:{}:5: {key}: path has an empty segment",
+            line_of(GOOD, "path = ")
+        )
+    );
+    // A key left at its default is positioned at its table.
+    let (line, _) = c
+        .source_map()
+        .locate_nearest("subaccount[0].system[0].enabled");
+    assert_eq!(line, line_of(GOOD, "[[subaccount.system]]"));
+    assert_eq!(
+        c.source_map().locate("subaccount[0].system[0].enabled"),
+        None
+    );
+}

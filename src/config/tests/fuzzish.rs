@@ -58,3 +58,10 @@ proptest! {
         prop_assert!(line as usize <= text.lines().count());
     }
 }
+
+proptest! {
+    #[test]
+    fn password_hash_check_never_panics(s in "(\\$argon2id\\$v=19\\$)?[a-z0-9=,$+/]{0,60}") {
+        let _ = crate::config::relay::check_password_hash(&s);
+    }
+}
