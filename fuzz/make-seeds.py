@@ -11,6 +11,7 @@ Input layouts (see the targets' doc comments):
   conn_server   [seed u32 LE][knobs] then client bytes after the preface + SETTINGS
   conn_client   [seed u32 LE][knobs] then server bytes after its SETTINGS
   roundtrip     arbitrary bytes (interpreted by `arbitrary`)
+  config_parse  a TOML file (the examples/ configurations and broken variants)
 """
 
 import json
@@ -150,6 +151,24 @@ def write(target, name, data):
         f.write(data)
 
 
+def config_seeds():
+    """The example configurations and variants that exercise each kind of error."""
+    examples = os.path.join(HERE, "..", "examples")
+    for name in ("connector", "relay"):
+        with open(os.path.join(examples, name + ".toml"), "rb") as f:
+            text = f.read()
+        write("config_parse", name, text)
+        write("config_parse", name + "-truncated", text[: len(text) // 2])
+        write("config_parse", name + "-unknown-key", text.replace(b"tenant", b"tennant", 1))
+    write("config_parse", "both-kinds", b"[relay]\n[connector]\n")
+    write("config_parse", "bad-values",
+          b'[relay]\nca = ""\ncert = "c"\nkey = "k"\n[relay.socks5]\nlisten = "x:1"\n'
+          b'[[identity_provider]]\nname = "-"\nissuer = ""\naudience = "a"\n'
+          b'algorithms = ["none", "HS256"]\ntenant_claim = "t"\n'
+          b'[[tenant]]\nname = "a"\ntrusted = true\nlocations = ["x"]\n'
+          b'[[tenant.user]]\nname = "u"\npassword_hash = "$argon2id$v=19$m=1,t=0,p=1$a$b"\n')
+
+
 def main():
     c3, c4, c5, c6, story = blocks(C3), blocks(C4), blocks(C5), blocks(C6), story_blocks()
 
@@ -258,6 +277,8 @@ def main():
         write("roundtrip", "random-%d" % i, bytes(rng.randrange(256) for _ in range(64 << i)))
     write("roundtrip", "frames-all", b"".join(every.values()))
     write("roundtrip", "rfc-c4", b"".join(c4))
+
+    config_seeds()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 //! naming the problem on failure.
 
 mod backend;
+mod check_config;
 mod connector;
 mod demo;
 mod pki;
@@ -35,6 +36,8 @@ enum Command {
     Connector(connector::Args),
     /// Test tool: serves the sample HTTP and TCP echo backends on given addresses.
     Backend(backend::Args),
+    /// Checks relay or connector configuration files and reports every error.
+    CheckConfig(check_config::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Relay(a) => relay::run(a),
         Command::Connector(a) => connector::run(a),
         Command::Backend(a) => backend::run(a),
+        Command::CheckConfig(a) => check_config::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
