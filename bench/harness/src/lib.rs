@@ -4,5 +4,6 @@ pub mod args;
 pub mod dialer;
 pub mod http1;
 pub mod procstat;
+pub mod report;
 pub mod stats;
 pub mod tlsfiles;
