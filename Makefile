@@ -61,7 +61,8 @@ bench: bench-tools
 	$(CARGO) build --release
 	cd bench/harness && $(CARGO) build --release
 	bench/harness/target/release/bench-run --sallyport target/release/sallyport \
-	  --rathole $(RATHOLE) --rathole-log bench/.cache/rathole-install.log --out bench/results
+	  --rathole $(RATHOLE) --rathole-log bench/.cache/rathole-install.log \
+	  --rathole-status bench/.cache/rathole-install.status --out bench/results
 
 ## bench-tools: installs rathole 0.5.0 into bench/.cache once (minutes); a failed install is
 ## logged and make bench runs without that contender.
@@ -71,8 +72,8 @@ bench-tools:
 	  start=$$(date +%s); \
 	  if $(CARGO) install rathole --version 0.5.0 --root $(RATHOLE_ROOT) \
 	       --target-dir bench/.cache/rathole-target > bench/.cache/rathole-install.log 2>&1; \
-	  then echo "rathole installed in $$(( $$(date +%s) - start )) s"; \
-	  else echo "rathole install failed (bench/.cache/rathole-install.log): make bench runs without it" >&2; fi; }
+	  then echo "installed in $$(( $$(date +%s) - start )) s on $$(date -u +%FT%TZ)" | tee bench/.cache/rathole-install.status; \
+	  else echo "install FAILED after $$(( $$(date +%s) - start )) s (bench/.cache/rathole-install.log)" | tee bench/.cache/rathole-install.status >&2; fi; }
 
 ## bench-codec: criterion, our codec vs the h2 crate on the same in-memory work.
 bench-codec:

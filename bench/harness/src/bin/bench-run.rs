@@ -138,7 +138,7 @@ impl Ctx {
                 let connector = self.spawn("sallyport-connector", &self.sallyport, &[
                     "connector".into(), "--relay".into(), self.addr(10), "--relay-name".into(),
                     "localhost".into(), "--ca".into(), p("ca.pem"), "--cert".into(),
-                    p("connector-bench-loc1.pem"), "--key".into(), p("connector-bench-loc1.key"),
+                    p("connector-bench-default.pem"), "--key".into(), p("connector-bench-default.key"),
                     "--map".into(), format!("bench.virtual:80={backend}/tcp"),
                     "--tunnels".into(), tunnels.to_string(),
                 ])?;
@@ -174,8 +174,8 @@ impl Ctx {
                 std::thread::sleep(Duration::from_millis(200));
                 let connector = self.spawn("h2-connector", &self.h2tunnel, &[
                     "connector".into(), "--relay".into(), self.addr(30), "--ca".into(), p("ca.pem"),
-                    "--cert".into(), p("connector-bench-loc1.pem"), "--key".into(),
-                    p("connector-bench-loc1.key"), "--backend".into(), backend,
+                    "--cert".into(), p("connector-bench-default.pem"), "--key".into(),
+                    p("connector-bench-default.key"), "--backend".into(), backend,
                 ])?;
                 (format!("direct:{}", self.addr(31)), vec![relay, connector])
             }
@@ -297,6 +297,9 @@ fn run() -> Result<(), String> {
     let nofile = procstat::raise_nofile();
     let mut notes: Vec<String> = vec![format!("RLIMIT_NOFILE raised to {nofile} (the hard limit here) for every process")];
 
+    if let Some(status) = a.opt("rathole-status").and_then(|p| std::fs::read_to_string(p).ok()) {
+        notes.push(format!("rathole 0.5.0 install (cached in bench/.cache): {}", status.trim()));
+    }
     let rathole_bin = a.opt("rathole").map(PathBuf::from).filter(|p| p.exists());
     if rathole_bin.is_none() {
         let why = a
@@ -503,7 +506,7 @@ fn pki(ctx: &Ctx) -> Result<(), String> {
     let out = Command::new(&ctx.sallyport)
         .args(["pki", "--dir"])
         .arg(&dir)
-        .args(["--relay-name", "localhost", "--relay-name", "127.0.0.1", "--connector", "bench:loc1", "--force"])
+        .args(["--relay-name", "localhost", "--relay-name", "127.0.0.1", "--connector", "bench:default", "--force"])
         .output()
         .map_err(|e| format!("sallyport pki: {e}"))?;
     if !out.status.success() {

@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
+/// Longest a single connection attempt (dial + first request) may take in `connect` and `idle`.
+const PER_CONNECTION_CAP: Duration = Duration::from_secs(5);
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = argv.split_first() else {
@@ -253,10 +256,8 @@ async fn connect(a: &Args) -> Result<Value, String> {
     let mut errors = 0u64;
     for _ in 0..count {
         let t0 = Instant::now();
-        let ok = match d.dial().await {
-            Ok(s) => Client::new(s).get("/small").await.is_ok(),
-            Err(_) => false,
-        };
+        let attempt = async { Client::new(d.dial().await?).get("/small").await };
+        let ok = matches!(tokio::time::timeout(PER_CONNECTION_CAP, attempt).await, Ok(Ok(_)));
         if ok {
             let _ = h.record(t0.elapsed().as_nanos() as u64);
         } else {
@@ -284,12 +285,15 @@ async fn idle(a: &Args) -> Result<Value, String> {
             (d.clone(), next.clone(), held.clone(), failed.clone(), first_error.clone());
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < count as u64 {
-                let opened = match d.dial().await {
-                    Ok(s) => {
-                        let mut c = Client::with_buffer(s, 4096);
-                        c.get("/small").await.map(|_| c)
-                    }
-                    Err(e) => Err(e),
+                // A tunnel past a resource limit may accept and then never answer: bound
+                // each attempt so the count of what did open is still reported.
+                let attempt = async {
+                    let mut c = Client::with_buffer(d.dial().await?, 4096);
+                    c.get("/small").await.map(|_| c)
+                };
+                let opened = match tokio::time::timeout(PER_CONNECTION_CAP, attempt).await {
+                    Ok(r) => r,
+                    Err(_) => Err(std::io::Error::other("no response within 5 s")),
                 };
                 match opened {
                     Ok(c) => {
