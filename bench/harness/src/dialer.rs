@@ -8,6 +8,9 @@
 //! * `connect:PROXY:PORT/TARGET:TPORT` — HTTP/1.1 `CONNECT TARGET:TPORT` through a proxy.
 //! * `socks5:PROXY:PORT/TARGET:TPORT[#USER:PASS]` — SOCKS5 CONNECT with a domain-name
 //!   address, no authentication or RFC 1929 user/password.
+//! * `proxy:PROXY:PORT/TARGET:TPORT` — an HTTP forward proxy used the plain way: TCP to the
+//!   proxy, requests in absolute form (`GET http://TARGET:TPORT/path`), see
+//!   [`Dialer::request_prefix`].
 
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +29,13 @@ pub enum Dialer {
         /// The proxy's `host:port`.
         proxy: String,
         /// The authority named in the CONNECT request.
+        target: String,
+    },
+    /// Absolute-form HTTP requests to a forward proxy (no tunnel: the proxy routes each request).
+    HttpProxy {
+        /// The proxy's `host:port`.
+        proxy: String,
+        /// The `host:port` named in every request's target.
         target: String,
     },
     /// SOCKS5 CONNECT.
@@ -55,6 +65,10 @@ impl Dialer {
                 let (proxy, target) = rest.split_once('/').ok_or_else(|| bad(spec, "no /target"))?;
                 Ok(Dialer::HttpConnect { proxy: proxy.into(), target: target.into() })
             }
+            "proxy" => {
+                let (proxy, target) = rest.split_once('/').ok_or_else(|| bad(spec, "no /target"))?;
+                Ok(Dialer::HttpProxy { proxy: proxy.into(), target: target.into() })
+            }
             "socks5" => {
                 let (rest, auth) = match rest.split_once('#') {
                     Some((r, a)) => {
@@ -72,10 +86,28 @@ impl Dialer {
         }
     }
 
+    /// What goes before the path in a request line: `http://TARGET` for [`Dialer::HttpProxy`],
+    /// nothing otherwise.
+    pub fn request_prefix(&self) -> String {
+        match self {
+            Dialer::HttpProxy { target, .. } => format!("http://{target}"),
+            _ => String::new(),
+        }
+    }
+
+    /// The Host header value requests carry.
+    pub fn host_header(&self) -> String {
+        match self {
+            Dialer::HttpProxy { target, .. } | Dialer::HttpConnect { target, .. } => target.clone(),
+            Dialer::Socks5 { host, port, .. } => format!("{host}:{port}"),
+            Dialer::Direct { .. } => "backend.bench".into(),
+        }
+    }
+
     /// Opens a stream to the backend, handshaking with the proxy if there is one.
     pub async fn dial(&self) -> io::Result<TcpStream> {
         match self {
-            Dialer::Direct { addr } => {
+            Dialer::Direct { addr } | Dialer::HttpProxy { proxy: addr, .. } => {
                 let s = TcpStream::connect(addr).await?;
                 s.set_nodelay(true)?;
                 Ok(s)

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 both ends of every workload speak: the benchmark backend (`GET /bytes/N` and
 //! `GET /small`, keep-alive) and a minimal keep-alive client.
 
+use crate::dialer::Dialer;
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,6 +14,8 @@ pub struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
     filled: usize,
+    prefix: String,
+    host: String,
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -28,12 +31,27 @@ impl Client {
     /// Wraps a connected stream with a `size`-byte read buffer (bulk downloads want a large one,
     /// ten thousand idle connections a small one).
     pub fn with_buffer(stream: TcpStream, size: usize) -> Client {
-        Client { stream, buf: vec![0; size.max(4096)], filled: 0 }
+        Client {
+            stream,
+            buf: vec![0; size.max(4096)],
+            filled: 0,
+            prefix: String::new(),
+            host: "backend.bench".into(),
+        }
+    }
+
+    /// Wraps a stream `dialer` opened, writing request lines and Host headers the way that
+    /// dialer's path expects (absolute form through a plain forward proxy).
+    pub fn for_dialer(stream: TcpStream, dialer: &Dialer, size: usize) -> Client {
+        let mut c = Client::with_buffer(stream, size);
+        c.prefix = dialer.request_prefix();
+        c.host = dialer.host_header();
+        c
     }
 
     /// Sends `GET path` and reads the whole response; returns the body length.
     pub async fn get(&mut self, path: &str) -> io::Result<u64> {
-        let req = format!("GET {path} HTTP/1.1\r\nhost: backend.bench\r\n\r\n");
+        let req = format!("GET {}{path} HTTP/1.1\r\nhost: {}\r\n\r\n", self.prefix, self.host);
         self.stream.write_all(req.as_bytes()).await?;
         // Head.
         let head_end = loop {

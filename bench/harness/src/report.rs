@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 const COLORS: [&str; 5] = ["#555555", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-const ORDER: [&str; 4] = ["direct", "sallyport", "rathole", "h2-baseline"];
+const ORDER: [&str; 5] = ["direct", "sallyport", "rathole", "h2-baseline", "sallyport-http"];
 
 /// The samples of one workload × contender.
 fn samples<'a>(r: &'a Value, workload: &str, contender: &str) -> Vec<&'a Value> {
@@ -161,7 +161,7 @@ pub fn write(dir: &Path, r: &Value) -> Result<(), String> {
             Some(false) => "**no**",
             None => "n/a",
         };
-        let _ = writeln!(md, "| {g} | {} | {t} | {m} |", x.map_or("—".into(), |v| format!("{v:.2}")));
+        let _ = writeln!(md, "| {g} | {} | {t} | {m} |", x.map_or("—".into(), |v| format!("{v:.3}")));
     }
 
     // Bulk.
@@ -301,15 +301,17 @@ pub fn write(dir: &Path, r: &Value) -> Result<(), String> {
 
 fn ratio_rows(md: &mut String, names: &[String], ws: &[&str], get: impl Fn(&str, &str) -> Option<Spread>) {
     let _ = writeln!(md, "\n| Ratio |{}\n|---|{}", ws.iter().map(|w| format!(" {w} |")).collect::<String>(), "---|".repeat(ws.len()));
-    for other in ["direct", "rathole", "h2-baseline"] {
-        if !names.iter().any(|n| n == other) {
-            continue;
+    for ours in ["sallyport", "sallyport-http"] {
+        for other in ["direct", "rathole", "h2-baseline"] {
+            if !names.iter().any(|n| n == other) || !names.iter().any(|n| n == ours) {
+                continue;
+            }
+            let _ = write!(md, "| {ours} / {other} |");
+            for w in ws {
+                let _ = write!(md, " {} |", fmt_ratio(ratio(get(w, ours), get(w, other))));
+            }
+            let _ = writeln!(md);
         }
-        let _ = write!(md, "| sallyport / {other} |");
-        for w in ws {
-            let _ = write!(md, " {} |", fmt_ratio(ratio(get(w, "sallyport"), get(w, other))));
-        }
-        let _ = writeln!(md);
     }
 }
 

@@ -6,7 +6,8 @@
 //! Flags: `--sallyport BIN` (required), `--rathole BIN` (optional: the contender is skipped with
 //! the reason from `--rathole-log` when the binary is missing), `--out DIR`, `--quick` (or
 //! BENCH_QUICK=1), `--reps N`, `--host H` (listen/dial address, default 127.0.0.1),
-//! `--port-base P` (the contenders' ports are P+1…P+40), `--only a,b` (contender subset).
+//! `--port-base P` (the contenders' ports are P+1…P+40), `--only a,b` (contender subset),
+//! `--render DIR` (only rewrite DIR/report.md and the plots from DIR/results.json).
 
 use sallyport_bench::args::Args;
 use sallyport_bench::procstat;
@@ -110,13 +111,14 @@ impl Ctx {
             "direct" => 1,
             "sallyport" => 2,
             "rathole" => 3,
-            _ => 4,
+            "h2-baseline" => 4,
+            _ => 5,
         }
     }
 
     fn start_backend(&self, tag: &str) -> Result<Proc, String> {
         let mut args = vec!["backend".to_string()];
-        for p in 1..=4 {
+        for p in 1..=5 {
             args.extend(["--listen".into(), self.addr(p)]);
         }
         self.spawn(&format!("backend{tag}"), &self.loadgen, &args)
@@ -143,6 +145,24 @@ impl Ctx {
                     "--tunnels".into(), tunnels.to_string(),
                 ])?;
                 (format!("connect:{}/bench.virtual:80", self.addr(11)), vec![relay, connector])
+            }
+            "sallyport-http" => {
+                // The same product on its HTTP path: absolute-form requests to the proxy door,
+                // routed per request to an `/http` system (no CONNECT tunnel).
+                let relay = self.spawn("sallyport-http-relay", &self.sallyport, &[
+                    "relay".into(), "--ca".into(), p("ca.pem"), "--cert".into(), p("relay.pem"),
+                    "--key".into(), p("relay.key"), "--tunnel-listen".into(), self.addr(12),
+                    "--proxy-listen".into(), self.addr(13), "--trusted-tenant".into(), "bench".into(),
+                ])?;
+                std::thread::sleep(Duration::from_millis(200));
+                let connector = self.spawn("sallyport-http-connector", &self.sallyport, &[
+                    "connector".into(), "--relay".into(), self.addr(12), "--relay-name".into(),
+                    "localhost".into(), "--ca".into(), p("ca.pem"), "--cert".into(),
+                    p("connector-bench-default.pem"), "--key".into(), p("connector-bench-default.key"),
+                    "--map".into(), format!("bench.http:80={backend}/http"),
+                    "--tunnels".into(), tunnels.to_string(),
+                ])?;
+                (format!("proxy:{}/bench.http:80", self.addr(13)), vec![relay, connector])
             }
             "rathole" => {
                 let bin = self.rathole.as_ref().ok_or("rathole is not installed")?;
@@ -286,6 +306,16 @@ fn main() {
 fn run() -> Result<(), String> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let a = Args::parse(&argv)?;
+    if let Some(dir) = a.opt("render") {
+        // Re-render report.md and the plots from an existing results.json.
+        let dir = PathBuf::from(dir);
+        let path = dir.join("results.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let results: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        report::write(&dir, &results)?;
+        println!("{}", dir.join("report.md").display());
+        return Ok(());
+    }
     let quick = a.flag("quick") || std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
     let reps = a.opt("reps").map(|r| r.parse::<usize>().map_err(|_| format!("--reps '{r}'"))).transpose()?;
     let plan = Plan::new(quick, reps);
@@ -307,7 +337,9 @@ fn run() -> Result<(), String> {
             .and_then(|l| std::fs::read_to_string(l).ok())
             .map(|t| t.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))
             .unwrap_or_else(|| "no --rathole binary given".into());
-        notes.push(format!("rathole skipped: binary missing; install log tail:\n{why}"));
+        if a.opt("only").is_none_or(|o| o.split(',').any(|n| n == "rathole")) {
+            notes.push(format!("rathole skipped: binary missing; install log tail:\n{why}"));
+        }
     }
     let ctx = Ctx {
         host: a.opt("host").unwrap_or("127.0.0.1").to_string(),
@@ -323,7 +355,7 @@ fn run() -> Result<(), String> {
 
     let mut names: Vec<String> = match a.opt("only") {
         Some(list) => list.split(',').map(str::to_string).collect(),
-        None => ["direct", "sallyport", "rathole", "h2-baseline"].map(String::from).to_vec(),
+        None => ["direct", "sallyport", "rathole", "h2-baseline", "sallyport-http"].map(String::from).to_vec(),
     };
     if ctx.rathole.is_none() {
         names.retain(|n| n != "rathole");
@@ -394,7 +426,9 @@ fn run() -> Result<(), String> {
         "idle test: sallyport connector runs --tunnels {idle_tunnels} (1024 streams per tunnel: the relay's h2 MAX_CONCURRENT_STREAMS default, spread round-robin); the other workloads use --tunnels 2"
     ));
     let mut idle = Vec::new();
-    for n in &names {
+    // sallyport-http keeps no stream open between requests: an idle keep-alive connection to
+    // the proxy door is not a tunnelled connection, so it has no row here.
+    for n in names.iter().filter(|n| *n != "sallyport-http") {
         match idle_memory(&ctx, n, plan.idle_count, idle_tunnels) {
             Ok(v) => {
                 eprintln!("[{:>5.0}s] idle {n:<12} {v}", started.elapsed().as_secs_f64());

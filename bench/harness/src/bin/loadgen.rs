@@ -124,7 +124,7 @@ async fn bulk(a: &Args) -> Result<Value, String> {
         let d = d.clone();
         tasks.push(tokio::spawn(async move {
             let s = d.dial().await.map_err(|e| format!("dial: {e}"))?;
-            let got = Client::with_buffer(s, 256 << 10)
+            let got = Client::for_dialer(s, &d, 256 << 10)
                 .get(&format!("/bytes/{per}"))
                 .await
                 .map_err(|e| format!("download: {e}"))?;
@@ -148,7 +148,7 @@ async fn closed(a: &Args) -> Result<Value, String> {
     // Connect everything first so connection setup is not part of the rate.
     let mut clients = Vec::new();
     for _ in 0..conns {
-        clients.push(Client::new(d.dial().await.map_err(|e| format!("dial: {e}"))?));
+        clients.push(Client::for_dialer(d.dial().await.map_err(|e| format!("dial: {e}"))?, &d, 16 << 10));
     }
     let t0 = Instant::now();
     let deadline = t0 + run_for;
@@ -194,7 +194,7 @@ async fn open(a: &Args) -> Result<Value, String> {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut clients = Vec::new();
     for _ in 0..conns {
-        clients.push(Client::new(d.dial().await.map_err(|e| format!("dial: {e}"))?));
+        clients.push(Client::for_dialer(d.dial().await.map_err(|e| format!("dial: {e}"))?, &d, 16 << 10));
     }
     let next = Arc::new(AtomicU64::new(0));
     let hist = Arc::new(Mutex::new(stats::histogram()));
@@ -256,7 +256,7 @@ async fn connect(a: &Args) -> Result<Value, String> {
     let mut errors = 0u64;
     for _ in 0..count {
         let t0 = Instant::now();
-        let attempt = async { Client::new(d.dial().await?).get("/small").await };
+        let attempt = async { Client::for_dialer(d.dial().await?, &d, 16 << 10).get("/small").await };
         let ok = matches!(tokio::time::timeout(PER_CONNECTION_CAP, attempt).await, Ok(Ok(_)));
         if ok {
             let _ = h.record(t0.elapsed().as_nanos() as u64);
@@ -288,7 +288,7 @@ async fn idle(a: &Args) -> Result<Value, String> {
                 // A tunnel past a resource limit may accept and then never answer: bound
                 // each attempt so the count of what did open is still reported.
                 let attempt = async {
-                    let mut c = Client::with_buffer(d.dial().await?, 4096);
+                    let mut c = Client::for_dialer(d.dial().await?, &d, 4096);
                     c.get("/small").await.map(|_| c)
                 };
                 let opened = match tokio::time::timeout(PER_CONNECTION_CAP, attempt).await {
