@@ -15,9 +15,12 @@ impl Args {
         let mut values: HashMap<String, Vec<String>> = HashMap::new();
         let mut i = 0;
         while i < argv.len() {
-            let key = argv[i]
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument '{}': flags look like --name value", argv[i]))?;
+            let key = argv[i].strip_prefix("--").ok_or_else(|| {
+                format!(
+                    "unexpected argument '{}': flags look like --name value",
+                    argv[i]
+                )
+            })?;
             let value = match argv.get(i + 1) {
                 Some(v) if !v.starts_with("--") => {
                     i += 1;
@@ -33,7 +36,10 @@ impl Args {
 
     /// The last value of `--key`, if given.
     pub fn opt(&self, key: &str) -> Option<&str> {
-        self.values.get(key).and_then(|v| v.last()).map(String::as_str)
+        self.values
+            .get(key)
+            .and_then(|v| v.last())
+            .map(String::as_str)
     }
 
     /// Every value of a repeatable `--key`.
@@ -50,7 +56,9 @@ impl Args {
     pub fn num<T: FromStr>(&self, key: &str, default: T) -> Result<T, String> {
         match self.opt(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("--{key} '{v}': not a number")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{key} '{v}': not a number")),
         }
     }
 

@@ -60,27 +60,52 @@ impl Dialer {
     pub fn parse(spec: &str) -> Result<Dialer, String> {
         let (kind, rest) = spec.split_once(':').ok_or_else(|| bad(spec, "no kind"))?;
         match kind {
-            "direct" => Ok(Dialer::Direct { addr: rest.to_string() }),
+            "direct" => Ok(Dialer::Direct {
+                addr: rest.to_string(),
+            }),
             "connect" => {
-                let (proxy, target) = rest.split_once('/').ok_or_else(|| bad(spec, "no /target"))?;
-                Ok(Dialer::HttpConnect { proxy: proxy.into(), target: target.into() })
+                let (proxy, target) = rest
+                    .split_once('/')
+                    .ok_or_else(|| bad(spec, "no /target"))?;
+                Ok(Dialer::HttpConnect {
+                    proxy: proxy.into(),
+                    target: target.into(),
+                })
             }
             "proxy" => {
-                let (proxy, target) = rest.split_once('/').ok_or_else(|| bad(spec, "no /target"))?;
-                Ok(Dialer::HttpProxy { proxy: proxy.into(), target: target.into() })
+                let (proxy, target) = rest
+                    .split_once('/')
+                    .ok_or_else(|| bad(spec, "no /target"))?;
+                Ok(Dialer::HttpProxy {
+                    proxy: proxy.into(),
+                    target: target.into(),
+                })
             }
             "socks5" => {
                 let (rest, auth) = match rest.split_once('#') {
                     Some((r, a)) => {
-                        let (u, p) = a.split_once(':').ok_or_else(|| bad(spec, "credentials are user:pass"))?;
+                        let (u, p) = a
+                            .split_once(':')
+                            .ok_or_else(|| bad(spec, "credentials are user:pass"))?;
                         (r, Some((u.to_string(), p.to_string())))
                     }
                     None => (rest, None),
                 };
-                let (proxy, target) = rest.split_once('/').ok_or_else(|| bad(spec, "no /target"))?;
-                let (host, port) = target.rsplit_once(':').ok_or_else(|| bad(spec, "target needs :port"))?;
-                let port = port.parse().map_err(|_| bad(spec, "target port is not a number"))?;
-                Ok(Dialer::Socks5 { proxy: proxy.into(), host: host.into(), port, auth })
+                let (proxy, target) = rest
+                    .split_once('/')
+                    .ok_or_else(|| bad(spec, "no /target"))?;
+                let (host, port) = target
+                    .rsplit_once(':')
+                    .ok_or_else(|| bad(spec, "target needs :port"))?;
+                let port = port
+                    .parse()
+                    .map_err(|_| bad(spec, "target port is not a number"))?;
+                Ok(Dialer::Socks5 {
+                    proxy: proxy.into(),
+                    host: host.into(),
+                    port,
+                    auth,
+                })
             }
             _ => Err(bad(spec, "unknown kind")),
         }
@@ -129,14 +154,21 @@ impl Dialer {
                     }
                     head.push(byte[0]);
                 }
-                let status_ok = head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200");
+                let status_ok =
+                    head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200");
                 if !status_ok {
-                    let line = String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or(&[]));
+                    let line =
+                        String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or(&[]));
                     return Err(other(&format!("CONNECT refused: {line}")));
                 }
                 Ok(s)
             }
-            Dialer::Socks5 { proxy, host, port, auth } => {
+            Dialer::Socks5 {
+                proxy,
+                host,
+                port,
+                auth,
+            } => {
                 let mut s = TcpStream::connect(proxy).await?;
                 s.set_nodelay(true)?;
                 let method = if auth.is_some() { 0x02 } else { 0x00 };
@@ -164,7 +196,10 @@ impl Dialer {
                 let mut head = [0u8; 4];
                 s.read_exact(&mut head).await?;
                 if head[1] != 0 {
-                    return Err(other(&format!("SOCKS5 CONNECT failed with reply code {}", head[1])));
+                    return Err(other(&format!(
+                        "SOCKS5 CONNECT failed with reply code {}",
+                        head[1]
+                    )));
                 }
                 let rest = match head[3] {
                     0x01 => 4 + 2,
@@ -186,4 +221,86 @@ impl Dialer {
 
 fn other(msg: &str) -> io::Error {
     io::Error::other(msg.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind() {
+        assert!(
+            matches!(Dialer::parse("direct:127.0.0.1:9"), Ok(Dialer::Direct { addr }) if addr == "127.0.0.1:9")
+        );
+        match Dialer::parse("connect:127.0.0.1:20003/erp.virtual:80") {
+            Ok(Dialer::HttpConnect { proxy, target }) => {
+                assert_eq!(
+                    (proxy.as_str(), target.as_str()),
+                    ("127.0.0.1:20003", "erp.virtual:80")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        match Dialer::parse("socks5:127.0.0.1:20004/erp.virtual:443#u:p:w") {
+            Ok(Dialer::Socks5 {
+                proxy,
+                host,
+                port,
+                auth,
+            }) => {
+                assert_eq!(proxy, "127.0.0.1:20004");
+                assert_eq!((host.as_str(), port), ("erp.virtual", 443));
+                assert_eq!(auth, Some(("u".into(), "p:w".into())));
+            }
+            other => panic!("{other:?}"),
+        }
+        let p = Dialer::parse("proxy:127.0.0.1:20003/bench.http:80").expect("proxy spec");
+        assert_eq!(p.request_prefix(), "http://bench.http:80");
+        assert_eq!(p.host_header(), "bench.http:80");
+    }
+
+    #[test]
+    fn rejects_malformed_specs() {
+        for bad in [
+            "",
+            "direct",
+            "tcp:1.2.3.4:5",
+            "connect:1.2.3.4:5",
+            "socks5:1.2.3.4:5/host",
+            "socks5:h:1/t:x",
+        ] {
+            assert!(Dialer::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    /// A SOCKS5 server stub on loopback: checks the greeting and CONNECT request bytes.
+    #[tokio::test]
+    async fn socks5_handshake_bytes() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut greet = [0u8; 3];
+            s.read_exact(&mut greet).await.expect("greeting");
+            assert_eq!(greet, [5, 1, 0]);
+            s.write_all(&[5, 0]).await.expect("method");
+            let mut req = [0u8; 5 + 4 + 2];
+            s.read_exact(&mut req).await.expect("request");
+            assert_eq!(&req[..5], &[5, 1, 0, 3, 4]);
+            assert_eq!(&req[5..9], b"host");
+            assert_eq!(&req[9..], &8080u16.to_be_bytes());
+            s.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 80])
+                .await
+                .expect("reply");
+            s.write_all(b"payload").await.expect("payload");
+        });
+        let d = Dialer::parse(&format!("socks5:{addr}/host:8080")).expect("spec");
+        let mut s = d.dial().await.expect("dial");
+        let mut got = [0u8; 7];
+        s.read_exact(&mut got).await.expect("payload");
+        assert_eq!(&got, b"payload");
+        server.await.expect("server");
+    }
 }

@@ -51,11 +51,17 @@ impl Client {
 
     /// Sends `GET path` and reads the whole response; returns the body length.
     pub async fn get(&mut self, path: &str) -> io::Result<u64> {
-        let req = format!("GET {}{path} HTTP/1.1\r\nhost: {}\r\n\r\n", self.prefix, self.host);
+        let req = format!(
+            "GET {}{path} HTTP/1.1\r\nhost: {}\r\n\r\n",
+            self.prefix, self.host
+        );
         self.stream.write_all(req.as_bytes()).await?;
         // Head.
         let head_end = loop {
-            if let Some(p) = self.buf[..self.filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            if let Some(p) = self.buf[..self.filled]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+            {
                 break p + 4;
             }
             if self.filled == self.buf.len() {
@@ -63,11 +69,15 @@ impl Client {
             }
             let n = self.stream.read(&mut self.buf[self.filled..]).await?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before response head"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed before response head",
+                ));
             }
             self.filled += n;
         };
-        let head = std::str::from_utf8(&self.buf[..head_end]).map_err(|_| invalid("non-UTF-8 head"))?;
+        let head =
+            std::str::from_utf8(&self.buf[..head_end]).map_err(|_| invalid("non-UTF-8 head"))?;
         if !head.starts_with("HTTP/1.1 200") {
             let line = head.lines().next().unwrap_or("");
             return Err(invalid(&format!("status line '{line}'")));
@@ -76,7 +86,8 @@ impl Client {
             .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
             })
             .ok_or_else(|| invalid("no content-length"))?;
         // Body: what is already buffered, then straight reads.
@@ -94,7 +105,10 @@ impl Client {
             let want = remaining.min(self.buf.len() as u64) as usize;
             let n = self.stream.read(&mut self.buf[..want]).await?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed mid-body"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed mid-body",
+                ));
             }
             remaining -= n as u64;
         }
@@ -126,7 +140,12 @@ pub async fn serve(mut s: TcpStream) -> io::Result<()> {
             }
             filled += n;
         };
-        let line = std::str::from_utf8(&buf[..end]).unwrap_or("").lines().next().unwrap_or("").to_string();
+        let line = std::str::from_utf8(&buf[..end])
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
         buf.copy_within(end..filled, 0);
         filled -= end;
         let path = line.split(' ').nth(1).unwrap_or("");
@@ -135,7 +154,8 @@ pub async fn serve(mut s: TcpStream) -> io::Result<()> {
         } else if let Some(n) = path.strip_prefix("/bytes/").and_then(|n| n.parse().ok()) {
             n
         } else {
-            s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n").await?;
+            s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                .await?;
             continue;
         };
         let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body_len}\r\n\r\n");
@@ -153,5 +173,34 @@ pub async fn serve(mut s: TcpStream) -> io::Result<()> {
                 left -= n as u64;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The client and the backend agree on keep-alive framing: small and large bodies in turn
+    /// on one connection, and 404 is an error.
+    #[tokio::test]
+    async fn keep_alive_round_trips() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.expect("accept");
+            let _ = serve(s).await;
+        });
+        let d = Dialer::parse(&format!("direct:{addr}")).expect("spec");
+        let mut c = Client::for_dialer(d.dial().await.expect("dial"), &d, 4096);
+        assert_eq!(c.get("/small").await.expect("small"), SMALL_BODY as u64);
+        assert_eq!(c.get("/bytes/1000000").await.expect("bulk"), 1_000_000);
+        assert_eq!(c.get("/bytes/0").await.expect("empty"), 0);
+        assert_eq!(
+            c.get("/small").await.expect("small again"),
+            SMALL_BODY as u64
+        );
+        assert!(c.get("/nope").await.is_err());
     }
 }

@@ -40,7 +40,10 @@ pub fn self_cpu_seconds() -> f64 {
 /// Raises RLIMIT_NOFILE's soft limit to the hard limit (children inherit it); returns the
 /// resulting soft limit.
 pub fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     #[allow(unsafe_code)]
     // SAFETY: `lim` is a valid, writable rlimit for the duration of both calls.
     unsafe {
@@ -52,4 +55,22 @@ pub fn raise_nofile() -> u64 {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
     lim.rlim_cur
+}
+
+/// Busy CPU seconds of the whole machine so far (all CPUs: user, nice, system, irq, softirq,
+/// steal from /proc/stat), or `None` if unreadable.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = [0usize, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|i| f.get(*i))
+        .sum::<f64>();
+    Some(busy / ticks_per_second())
 }

@@ -13,7 +13,8 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 }
 
 fn key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("private key in {}: {e}", path.display()))
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| format!("private key in {}: {e}", path.display()))
 }
 
 fn roots(ca: &Path) -> Result<Arc<rustls::RootCertStore>, String> {
@@ -31,10 +32,15 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// The relay's server side: requires a client certificate signed by `ca`.
-pub fn server_config(ca: &Path, cert: &Path, key_path: &Path) -> Result<rustls::ServerConfig, String> {
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider())
-        .build()
-        .map_err(|e| format!("client verifier: {e}"))?;
+pub fn server_config(
+    ca: &Path,
+    cert: &Path,
+    key_path: &Path,
+) -> Result<rustls::ServerConfig, String> {
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider())
+            .build()
+            .map_err(|e| format!("client verifier: {e}"))?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?
@@ -46,7 +52,11 @@ pub fn server_config(ca: &Path, cert: &Path, key_path: &Path) -> Result<rustls::
 }
 
 /// The connector's client side: trusts `ca`, presents its own certificate.
-pub fn client_config(ca: &Path, cert: &Path, key_path: &Path) -> Result<rustls::ClientConfig, String> {
+pub fn client_config(
+    ca: &Path,
+    cert: &Path,
+    key_path: &Path,
+) -> Result<rustls::ClientConfig, String> {
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?

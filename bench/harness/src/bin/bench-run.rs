@@ -7,7 +7,9 @@
 //! the reason from `--rathole-log` when the binary is missing), `--out DIR`, `--quick` (or
 //! BENCH_QUICK=1), `--reps N`, `--host H` (listen/dial address, default 127.0.0.1),
 //! `--port-base P` (the contenders' ports are P+1…P+40), `--only a,b` (contender subset),
-//! `--render DIR` (only rewrite DIR/report.md and the plots from DIR/results.json).
+//! `--render DIR` (only rewrite DIR/report.md and the plots from DIR/results.json),
+//! `--idle-count N` and `--idle-tunnels N` (the idle-memory test's size and sallyport's
+//! `--tunnels` for it).
 
 use sallyport_bench::args::Args;
 use sallyport_bench::procstat;
@@ -35,7 +37,10 @@ struct Contender {
 
 impl Contender {
     fn pids(&self) -> Vec<(String, u32)> {
-        self.procs.iter().map(|p| (p.role.clone(), p.child.id())).collect()
+        self.procs
+            .iter()
+            .map(|p| (p.role.clone(), p.child.id()))
+            .collect()
     }
 
     fn stop(&mut self) {
@@ -80,7 +85,10 @@ impl Ctx {
             .stderr(err)
             .spawn()
             .map_err(|e| format!("start {role} ({}): {e}", program.display()))?;
-        Ok(Proc { role: role.to_string(), child })
+        Ok(Proc {
+            role: role.to_string(),
+            child,
+        })
     }
 
     /// Runs the load generator; returns its JSON output or the error it printed.
@@ -97,7 +105,13 @@ impl Ctx {
             .lines()
             .last()
             .and_then(|l| serde_json::from_str(l).ok())
-            .ok_or_else(|| format!("loadgen {}: no JSON output; stderr: {}", args[0], String::from_utf8_lossy(&out.stderr).trim()))?;
+            .ok_or_else(|| {
+                format!(
+                    "loadgen {}: no JSON output; stderr: {}",
+                    args[0],
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )
+            })?;
         match v.get("error") {
             Some(e) => Err(e.as_str().unwrap_or("loadgen failed").to_string()),
             None => Ok(v),
@@ -131,81 +145,194 @@ impl Ctx {
         let (dial, procs) = match name {
             "direct" => (format!("direct:{backend}"), vec![]),
             "sallyport" => {
-                let relay = self.spawn("sallyport-relay", &self.sallyport, &[
-                    "relay".into(), "--ca".into(), p("ca.pem"), "--cert".into(), p("relay.pem"),
-                    "--key".into(), p("relay.key"), "--tunnel-listen".into(), self.addr(10),
-                    "--proxy-listen".into(), self.addr(11), "--trusted-tenant".into(), "bench".into(),
-                ])?;
+                let relay = self.spawn(
+                    "sallyport-relay",
+                    &self.sallyport,
+                    &[
+                        "relay".into(),
+                        "--ca".into(),
+                        p("ca.pem"),
+                        "--cert".into(),
+                        p("relay.pem"),
+                        "--key".into(),
+                        p("relay.key"),
+                        "--tunnel-listen".into(),
+                        self.addr(10),
+                        "--proxy-listen".into(),
+                        self.addr(11),
+                        "--trusted-tenant".into(),
+                        "bench".into(),
+                    ],
+                )?;
                 std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn("sallyport-connector", &self.sallyport, &[
-                    "connector".into(), "--relay".into(), self.addr(10), "--relay-name".into(),
-                    "localhost".into(), "--ca".into(), p("ca.pem"), "--cert".into(),
-                    p("connector-bench-default.pem"), "--key".into(), p("connector-bench-default.key"),
-                    "--map".into(), format!("bench.virtual:80={backend}/tcp"),
-                    "--tunnels".into(), tunnels.to_string(),
-                ])?;
-                (format!("connect:{}/bench.virtual:80", self.addr(11)), vec![relay, connector])
+                let connector = self.spawn(
+                    "sallyport-connector",
+                    &self.sallyport,
+                    &[
+                        "connector".into(),
+                        "--relay".into(),
+                        self.addr(10),
+                        "--relay-name".into(),
+                        "localhost".into(),
+                        "--ca".into(),
+                        p("ca.pem"),
+                        "--cert".into(),
+                        p("connector-bench-default.pem"),
+                        "--key".into(),
+                        p("connector-bench-default.key"),
+                        "--map".into(),
+                        format!("bench.virtual:80={backend}/tcp"),
+                        "--tunnels".into(),
+                        tunnels.to_string(),
+                    ],
+                )?;
+                (
+                    format!("connect:{}/bench.virtual:80", self.addr(11)),
+                    vec![relay, connector],
+                )
             }
             "sallyport-http" => {
                 // The same product on its HTTP path: absolute-form requests to the proxy door,
                 // routed per request to an `/http` system (no CONNECT tunnel).
-                let relay = self.spawn("sallyport-http-relay", &self.sallyport, &[
-                    "relay".into(), "--ca".into(), p("ca.pem"), "--cert".into(), p("relay.pem"),
-                    "--key".into(), p("relay.key"), "--tunnel-listen".into(), self.addr(12),
-                    "--proxy-listen".into(), self.addr(13), "--trusted-tenant".into(), "bench".into(),
-                ])?;
+                let relay = self.spawn(
+                    "sallyport-http-relay",
+                    &self.sallyport,
+                    &[
+                        "relay".into(),
+                        "--ca".into(),
+                        p("ca.pem"),
+                        "--cert".into(),
+                        p("relay.pem"),
+                        "--key".into(),
+                        p("relay.key"),
+                        "--tunnel-listen".into(),
+                        self.addr(12),
+                        "--proxy-listen".into(),
+                        self.addr(13),
+                        "--trusted-tenant".into(),
+                        "bench".into(),
+                    ],
+                )?;
                 std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn("sallyport-http-connector", &self.sallyport, &[
-                    "connector".into(), "--relay".into(), self.addr(12), "--relay-name".into(),
-                    "localhost".into(), "--ca".into(), p("ca.pem"), "--cert".into(),
-                    p("connector-bench-default.pem"), "--key".into(), p("connector-bench-default.key"),
-                    "--map".into(), format!("bench.http:80={backend}/http"),
-                    "--tunnels".into(), tunnels.to_string(),
-                ])?;
-                (format!("proxy:{}/bench.http:80", self.addr(13)), vec![relay, connector])
+                let connector = self.spawn(
+                    "sallyport-http-connector",
+                    &self.sallyport,
+                    &[
+                        "connector".into(),
+                        "--relay".into(),
+                        self.addr(12),
+                        "--relay-name".into(),
+                        "localhost".into(),
+                        "--ca".into(),
+                        p("ca.pem"),
+                        "--cert".into(),
+                        p("connector-bench-default.pem"),
+                        "--key".into(),
+                        p("connector-bench-default.key"),
+                        "--map".into(),
+                        format!("bench.http:80={backend}/http"),
+                        "--tunnels".into(),
+                        tunnels.to_string(),
+                    ],
+                )?;
+                (
+                    format!("proxy:{}/bench.http:80", self.addr(13)),
+                    vec![relay, connector],
+                )
             }
             "rathole" => {
                 let bin = self.rathole.as_ref().ok_or("rathole is not installed")?;
                 let server = self.work.join("rathole-server.toml");
                 let client = self.work.join("rathole-client.toml");
-                std::fs::write(&server, format!(
-                    "[server]\nbind_addr = \"{}\"\n[server.transport]\ntype = \"tls\"\n\
+                std::fs::write(
+                    &server,
+                    format!(
+                        "[server]\nbind_addr = \"{}\"\n[server.transport]\ntype = \"tls\"\n\
                      [server.transport.tls]\npkcs12 = \"{}\"\npkcs12_password = \"bench\"\n\
                      [server.services.bench]\ntoken = \"bench-token\"\nbind_addr = \"{}\"\n",
-                    self.addr(20), p("rathole-identity.pfx"), self.addr(21)))
-                    .map_err(|e| e.to_string())?;
+                        self.addr(20),
+                        p("rathole-identity.pfx"),
+                        self.addr(21)
+                    ),
+                )
+                .map_err(|e| e.to_string())?;
                 std::fs::write(&client, format!(
                     "[client]\nremote_addr = \"localhost:{}\"\n[client.transport]\ntype = \"tls\"\n\
                      [client.transport.tls]\ntrusted_root = \"{}\"\nhostname = \"localhost\"\n\
                      [client.services.bench]\ntoken = \"bench-token\"\nlocal_addr = \"{backend}\"\n",
                     self.port_base + 20, p("ca.pem")))
                     .map_err(|e| e.to_string())?;
-                let s = self.spawn("rathole-server", bin, &["--server".into(), server.display().to_string()])?;
+                let s = self.spawn(
+                    "rathole-server",
+                    bin,
+                    &["--server".into(), server.display().to_string()],
+                )?;
                 std::thread::sleep(Duration::from_millis(200));
-                let c = self.spawn("rathole-client", bin, &["--client".into(), client.display().to_string()])?;
+                let c = self.spawn(
+                    "rathole-client",
+                    bin,
+                    &["--client".into(), client.display().to_string()],
+                )?;
                 (format!("direct:{}", self.addr(21)), vec![s, c])
             }
             "h2-baseline" => {
-                let relay = self.spawn("h2-relay", &self.h2tunnel, &[
-                    "relay".into(), "--ca".into(), p("ca.pem"), "--cert".into(), p("relay.pem"),
-                    "--key".into(), p("relay.key"), "--tunnel-listen".into(), self.addr(30),
-                    "--visitor-listen".into(), self.addr(31),
-                ])?;
+                let relay = self.spawn(
+                    "h2-relay",
+                    &self.h2tunnel,
+                    &[
+                        "relay".into(),
+                        "--ca".into(),
+                        p("ca.pem"),
+                        "--cert".into(),
+                        p("relay.pem"),
+                        "--key".into(),
+                        p("relay.key"),
+                        "--tunnel-listen".into(),
+                        self.addr(30),
+                        "--visitor-listen".into(),
+                        self.addr(31),
+                    ],
+                )?;
                 std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn("h2-connector", &self.h2tunnel, &[
-                    "connector".into(), "--relay".into(), self.addr(30), "--ca".into(), p("ca.pem"),
-                    "--cert".into(), p("connector-bench-default.pem"), "--key".into(),
-                    p("connector-bench-default.key"), "--backend".into(), backend,
-                ])?;
+                let connector = self.spawn(
+                    "h2-connector",
+                    &self.h2tunnel,
+                    &[
+                        "connector".into(),
+                        "--relay".into(),
+                        self.addr(30),
+                        "--ca".into(),
+                        p("ca.pem"),
+                        "--cert".into(),
+                        p("connector-bench-default.pem"),
+                        "--key".into(),
+                        p("connector-bench-default.key"),
+                        "--backend".into(),
+                        backend,
+                    ],
+                )?;
                 (format!("direct:{}", self.addr(31)), vec![relay, connector])
             }
             other => return Err(format!("unknown contender '{other}'")),
         };
-        let mut c = Contender { name: name.to_string(), dial, procs };
+        let mut c = Contender {
+            name: name.to_string(),
+            dial,
+            procs,
+        };
         // Ready when one request goes through end to end.
         let t0 = Instant::now();
         loop {
-            match self.loadgen(&["connect".into(), "--dial".into(), c.dial.clone(), "--count".into(), "1".into()], Duration::from_secs(3)) {
+            match self.loadgen(
+                &[
+                    "connect".into(),
+                    "--dial".into(),
+                    c.dial.clone(),
+                    "--count".into(),
+                    "1".into(),
+                ],
+                Duration::from_secs(3),
+            ) {
                 Ok(_) => return Ok(c),
                 Err(e) if t0.elapsed() > Duration::from_secs(20) => {
                     c.stop();
@@ -259,33 +386,64 @@ impl Plan {
         }
     }
 
+    fn with_idle_count(mut self, n: Option<usize>) -> Plan {
+        if let Some(n) = n {
+            self.idle_count = n;
+        }
+        self
+    }
+
     /// `(workload id, loadgen arguments without --dial, wall-clock cap)`.
     fn workloads(&self) -> Vec<(String, Vec<String>, Duration)> {
         let mut w = Vec::new();
         for streams in [1u64, 8] {
             w.push((
                 format!("bulk-{streams}"),
-                vec!["bulk".into(), "--bytes".into(), self.bulk_bytes.to_string(), "--streams".into(), streams.to_string()],
+                vec![
+                    "bulk".into(),
+                    "--bytes".into(),
+                    self.bulk_bytes.to_string(),
+                    "--streams".into(),
+                    streams.to_string(),
+                ],
                 Duration::from_secs(60),
             ));
         }
         for c in &self.closed_conns {
             w.push((
                 format!("closed-c{c}"),
-                vec!["closed".into(), "--conns".into(), c.to_string(), "--seconds".into(), self.closed_seconds.to_string()],
+                vec![
+                    "closed".into(),
+                    "--conns".into(),
+                    c.to_string(),
+                    "--seconds".into(),
+                    self.closed_seconds.to_string(),
+                ],
                 Duration::from_secs_f64(self.closed_seconds + 20.0),
             ));
         }
         for r in &self.open_rates {
             w.push((
                 format!("open-r{r}"),
-                vec!["open".into(), "--rate".into(), r.to_string(), "--seconds".into(), self.open_seconds.to_string(), "--conns".into(), self.open_conns.to_string()],
+                vec![
+                    "open".into(),
+                    "--rate".into(),
+                    r.to_string(),
+                    "--seconds".into(),
+                    self.open_seconds.to_string(),
+                    "--conns".into(),
+                    self.open_conns.to_string(),
+                ],
                 Duration::from_secs_f64(self.open_seconds + 20.0),
             ));
         }
         w.push((
             "connect".into(),
-            vec!["connect".into(), "--count".into(), self.connect_count.to_string()],
+            vec![
+                "connect".into(),
+                "--count".into(),
+                self.connect_count.to_string(),
+            ],
             Duration::from_secs(60),
         ));
         w
@@ -293,7 +451,9 @@ impl Plan {
 }
 
 fn cpu_snapshot(pids: &[(String, u32)]) -> Vec<(String, Option<f64>)> {
-    pids.iter().map(|(r, p)| (r.clone(), procstat::cpu_seconds(*p))).collect()
+    pids.iter()
+        .map(|(r, p)| (r.clone(), procstat::cpu_seconds(*p)))
+        .collect()
 }
 
 fn main() {
@@ -310,35 +470,66 @@ fn run() -> Result<(), String> {
         // Re-render report.md and the plots from an existing results.json.
         let dir = PathBuf::from(dir);
         let path = dir.join("results.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let results: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let results: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         report::write(&dir, &results)?;
         println!("{}", dir.join("report.md").display());
         return Ok(());
     }
     let quick = a.flag("quick") || std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
-    let reps = a.opt("reps").map(|r| r.parse::<usize>().map_err(|_| format!("--reps '{r}'"))).transpose()?;
-    let plan = Plan::new(quick, reps);
+    let reps = a
+        .opt("reps")
+        .map(|r| r.parse::<usize>().map_err(|_| format!("--reps '{r}'")))
+        .transpose()?;
+    let plan =
+        Plan::new(quick, reps).with_idle_count(a.opt("idle-count").and_then(|n| n.parse().ok()));
     let stamp = a.opt("stamp").map(str::to_string).unwrap_or_else(timestamp);
     let out = PathBuf::from(a.opt("out").unwrap_or("bench/results")).join(&stamp);
     let work = out.join("work");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let exe_dir = std::env::current_exe().map_err(|e| e.to_string())?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let exe_dir = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let nofile = procstat::raise_nofile();
-    let mut notes: Vec<String> = vec![format!("RLIMIT_NOFILE raised to {nofile} (the hard limit here) for every process")];
+    let mut notes: Vec<String> = vec![format!(
+        "RLIMIT_NOFILE raised to {nofile} (the hard limit here) for every process"
+    )];
 
-    if let Some(status) = a.opt("rathole-status").and_then(|p| std::fs::read_to_string(p).ok()) {
-        notes.push(format!("rathole 0.5.0 install (cached in bench/.cache): {}", status.trim()));
+    if let Some(status) = a
+        .opt("rathole-status")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+    {
+        notes.push(format!(
+            "rathole 0.5.0 install (cached in bench/.cache): {}",
+            status.trim()
+        ));
     }
     let rathole_bin = a.opt("rathole").map(PathBuf::from).filter(|p| p.exists());
     if rathole_bin.is_none() {
         let why = a
             .opt("rathole-log")
             .and_then(|l| std::fs::read_to_string(l).ok())
-            .map(|t| t.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))
+            .map(|t| {
+                t.lines()
+                    .rev()
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_else(|| "no --rathole binary given".into());
-        if a.opt("only").is_none_or(|o| o.split(',').any(|n| n == "rathole")) {
-            notes.push(format!("rathole skipped: binary missing; install log tail:\n{why}"));
+        if a.opt("only")
+            .is_none_or(|o| o.split(',').any(|n| n == "rathole"))
+        {
+            notes.push(format!(
+                "rathole skipped: binary missing; install log tail:\n{why}"
+            ));
         }
     }
     let ctx = Ctx {
@@ -355,7 +546,15 @@ fn run() -> Result<(), String> {
 
     let mut names: Vec<String> = match a.opt("only") {
         Some(list) => list.split(',').map(str::to_string).collect(),
-        None => ["direct", "sallyport", "rathole", "h2-baseline", "sallyport-http"].map(String::from).to_vec(),
+        None => [
+            "direct",
+            "sallyport",
+            "rathole",
+            "h2-baseline",
+            "sallyport-http",
+        ]
+        .map(String::from)
+        .to_vec(),
     };
     if ctx.rathole.is_none() {
         names.retain(|n| n != "rathole");
@@ -386,10 +585,12 @@ fn run() -> Result<(), String> {
                 let mut args = wargs.clone();
                 args.extend(["--dial".into(), c.dial.clone()]);
                 let before = cpu_snapshot(&pids);
+                let machine0 = procstat::machine_busy_seconds();
                 let t0 = Instant::now();
                 let result = ctx.loadgen(&args, *cap);
                 let wall = t0.elapsed().as_secs_f64();
                 let after = cpu_snapshot(&pids);
+                let machine1 = procstat::machine_busy_seconds();
                 let mut cpu = serde_json::Map::new();
                 for ((role, b), (_, a)) in before.iter().zip(after.iter()) {
                     if let (Some(b), Some(a)) = (b, a) {
@@ -405,10 +606,22 @@ fn run() -> Result<(), String> {
                     }
                     Err(e) => (Value::Null, json!(e)),
                 };
-                eprintln!("[{:>5.0}s] rep {rep} {wid:<11} {:<12} {}", started.elapsed().as_secs_f64(), c.name, summary_line(&metrics, &error));
+                // CPU the rest of the machine used meanwhile (other users of the shared cores):
+                // the noise indicator for this sample.
+                let ours: f64 = cpu.values().filter_map(Value::as_f64).sum();
+                let foreign = match (machine0, machine1) {
+                    (Some(a), Some(b)) => json!(((b - a) - ours).max(0.0)),
+                    _ => Value::Null,
+                };
+                eprintln!(
+                    "[{:>5.0}s] rep {rep} {wid:<11} {:<14} {}",
+                    started.elapsed().as_secs_f64(),
+                    c.name,
+                    summary_line(&metrics, &error)
+                );
                 samples.push(json!({
                     "workload": wid, "contender": c.name, "rep": rep, "wall_s": wall,
-                    "metrics": metrics, "cpu_s": cpu, "error": error,
+                    "metrics": metrics, "cpu_s": cpu, "error": error, "foreign_cpu_s": foreign,
                 }));
             }
         }
@@ -421,7 +634,11 @@ fn run() -> Result<(), String> {
 
     // Idle memory: fresh processes per contender, so earlier workloads' allocator pools do
     // not hide (or inflate) what the idle connections cost.
-    let idle_tunnels = if ctx.idle_tunnels > 0 { ctx.idle_tunnels } else { plan.idle_count.div_ceil(1000) + 1 };
+    let idle_tunnels = if ctx.idle_tunnels > 0 {
+        ctx.idle_tunnels
+    } else {
+        plan.idle_count.div_ceil(1000) + 1
+    };
     notes.push(format!(
         "idle test: sallyport connector runs --tunnels {idle_tunnels} (1024 streams per tunnel: the relay's h2 MAX_CONCURRENT_STREAMS default, spread round-robin); the other workloads use --tunnels 2"
     ));
@@ -431,7 +648,10 @@ fn run() -> Result<(), String> {
     for n in names.iter().filter(|n| *n != "sallyport-http") {
         match idle_memory(&ctx, n, plan.idle_count, idle_tunnels) {
             Ok(v) => {
-                eprintln!("[{:>5.0}s] idle {n:<12} {v}", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "[{:>5.0}s] idle {n:<12} {v}",
+                    started.elapsed().as_secs_f64()
+                );
                 idle.push(v)
             }
             Err(e) => {
@@ -450,8 +670,11 @@ fn run() -> Result<(), String> {
         "gib": GIB,
     });
     let path = out.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     report::write(&out, &results)?;
     println!("{}", out.join("report.md").display());
     Ok(())
@@ -462,15 +685,27 @@ fn summary_line(m: &Value, err: &Value) -> String {
         return format!("ERROR {err}");
     }
     let f = |k: &str| m.get(k).and_then(Value::as_f64);
-    let lat = |k: &str| m.get("latency").and_then(|l| l.get(k)).and_then(Value::as_f64);
+    let lat = |k: &str| {
+        m.get("latency")
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_f64)
+    };
     if let Some(g) = f("gbit_per_s") {
         format!("{g:.2} Gbit/s")
     } else if let Some(r) = f("rps") {
         format!("{r:.0} req/s p99 {:.0} µs", lat("p99_us").unwrap_or(0.0))
     } else if let Some(r) = f("achieved_rps") {
-        format!("{r:.0} req/s p50 {:.0} µs p99 {:.0} µs", lat("p50_us").unwrap_or(0.0), lat("p99_us").unwrap_or(0.0))
+        format!(
+            "{r:.0} req/s p50 {:.0} µs p99 {:.0} µs",
+            lat("p50_us").unwrap_or(0.0),
+            lat("p99_us").unwrap_or(0.0)
+        )
     } else {
-        format!("p50 {:.0} µs p99 {:.0} µs", lat("p50_us").unwrap_or(0.0), lat("p99_us").unwrap_or(0.0))
+        format!(
+            "p50 {:.0} µs p99 {:.0} µs",
+            lat("p50_us").unwrap_or(0.0),
+            lat("p99_us").unwrap_or(0.0)
+        )
     }
 }
 
@@ -495,10 +730,24 @@ fn idle_memory(ctx: &Ctx, name: &str, count: usize, tunnels: usize) -> Result<Va
     };
     pids.push(("backend".into(), backend.child.id()));
     std::thread::sleep(Duration::from_millis(500));
-    let rss = |p: &[(String, u32)]| p.iter().map(|(r, pid)| (r.clone(), procstat::rss_kib(*pid).unwrap_or(0))).collect::<Vec<_>>();
+    let rss = |p: &[(String, u32)]| {
+        p.iter()
+            .map(|(r, pid)| (r.clone(), procstat::rss_kib(*pid).unwrap_or(0)))
+            .collect::<Vec<_>>()
+    };
     let before = rss(&pids);
     let mut lg = Command::new(&ctx.loadgen)
-        .args(["idle", "--dial", &c.dial, "--count", &count.to_string(), "--parallel", "32", "--timeout", "120"])
+        .args([
+            "idle",
+            "--dial",
+            &c.dial,
+            "--count",
+            &count.to_string(),
+            "--parallel",
+            "32",
+            "--timeout",
+            "120",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -508,7 +757,8 @@ fn idle_memory(ctx: &Ctx, name: &str, count: usize, tunnels: usize) -> Result<Va
     if let Some(out) = lg.stdout.as_mut() {
         let _ = BufReader::new(out).read_line(&mut line);
     }
-    let opened: Value = serde_json::from_str(line.trim()).unwrap_or_else(|_| json!({"error": "loadgen idle printed no result", "opened": 0}));
+    let opened: Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|_| json!({"error": "loadgen idle printed no result", "opened": 0}));
     std::thread::sleep(Duration::from_secs(1));
     let after = rss(&pids);
     let lg_rss = procstat::rss_kib(lg.id()).unwrap_or(0);
@@ -521,7 +771,12 @@ fn idle_memory(ctx: &Ctx, name: &str, count: usize, tunnels: usize) -> Result<Va
     let _ = backend.child.kill();
     let _ = backend.child.wait();
     let n = opened.get("opened").and_then(Value::as_u64).unwrap_or(0);
-    let sum = |v: &[(String, u64)]| v.iter().filter(|(r, _)| measured.iter().any(|(m, _)| m == r)).map(|(_, k)| *k).sum::<u64>();
+    let sum = |v: &[(String, u64)]| {
+        v.iter()
+            .filter(|(r, _)| measured.iter().any(|(m, _)| m == r))
+            .map(|(_, k)| *k)
+            .sum::<u64>()
+    };
     let delta = sum(&after) as f64 - sum(&before) as f64;
     Ok(json!({
         "contender": name, "tunnels": tunnels, "result": opened,
@@ -540,11 +795,22 @@ fn pki(ctx: &Ctx) -> Result<(), String> {
     let out = Command::new(&ctx.sallyport)
         .args(["pki", "--dir"])
         .arg(&dir)
-        .args(["--relay-name", "localhost", "--relay-name", "127.0.0.1", "--connector", "bench:default", "--force"])
+        .args([
+            "--relay-name",
+            "localhost",
+            "--relay-name",
+            "127.0.0.1",
+            "--connector",
+            "bench:default",
+            "--force",
+        ])
         .output()
         .map_err(|e| format!("sallyport pki: {e}"))?;
     if !out.status.success() {
-        return Err(format!("sallyport pki: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "sallyport pki: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     if ctx.rathole.is_some() {
         let out = Command::new("openssl")
@@ -560,7 +826,10 @@ fn pki(ctx: &Ctx) -> Result<(), String> {
             .output()
             .map_err(|e| format!("openssl: {e}"))?;
         if !out.status.success() {
-            return Err(format!("openssl pkcs12: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "openssl pkcs12: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
     }
     Ok(())
@@ -582,5 +851,10 @@ fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

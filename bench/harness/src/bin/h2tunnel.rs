@@ -32,7 +32,9 @@ fn main() {
     let result = match argv.split_first() {
         Some((cmd, rest)) => match Args::parse(rest) {
             Ok(a) => {
-                let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build();
                 match (rt, cmd.as_str()) {
                     (Ok(rt), "relay") => rt.block_on(relay(a)),
                     (Ok(rt), "connector") => rt.block_on(connector(a)),
@@ -65,7 +67,10 @@ async fn relay(a: Args) -> Result<(), String> {
     let visitors = TcpListener::bind(visitor_listen)
         .await
         .map_err(|e| format!("visitor listener {visitor_listen}: {e}"))?;
-    let (tcp, _) = tunnels.accept().await.map_err(|e| format!("accept connector: {e}"))?;
+    let (tcp, _) = tunnels
+        .accept()
+        .await
+        .map_err(|e| format!("accept connector: {e}"))?;
     tcp.set_nodelay(true).ok();
     let tls = acceptor
         .accept(tcp)
@@ -103,7 +108,10 @@ async fn relay(a: Args) -> Result<(), String> {
 }
 
 async fn visit(visitor: TcpStream, send: h2::client::SendRequest<Bytes>) -> Result<(), String> {
-    let mut send = send.ready().await.map_err(|e| format!("tunnel not ready: {e}"))?;
+    let mut send = send
+        .ready()
+        .await
+        .map_err(|e| format!("tunnel not ready: {e}"))?;
     let req = http::Request::builder()
         .method(http::Method::CONNECT)
         .uri("backend.bench:80")
@@ -128,8 +136,10 @@ async fn connector(a: Args) -> Result<(), String> {
     )?;
     let relay_addr = a.req("relay")?;
     let backend = a.req("backend")?.to_string();
-    let name = rustls::pki_types::ServerName::try_from(a.opt("relay-name").unwrap_or("localhost").to_string())
-        .map_err(|e| format!("--relay-name: {e}"))?;
+    let name = rustls::pki_types::ServerName::try_from(
+        a.opt("relay-name").unwrap_or("localhost").to_string(),
+    )
+    .map_err(|e| format!("--relay-name: {e}"))?;
     let tcp = TcpStream::connect(relay_addr)
         .await
         .map_err(|e| format!("dial relay {relay_addr}: {e}"))?;
@@ -153,13 +163,19 @@ async fn connector(a: Args) -> Result<(), String> {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("h2tunnel connector: dial {backend}: {e}");
-                    let resp = http::Response::builder().status(502).body(()).unwrap_or_default();
+                    let resp = http::Response::builder()
+                        .status(502)
+                        .body(())
+                        .unwrap_or_default();
                     let _ = respond.send_response(resp, true);
                     return;
                 }
             };
             upstream.set_nodelay(true).ok();
-            let resp = http::Response::builder().status(200).body(()).unwrap_or_default();
+            let resp = http::Response::builder()
+                .status(200)
+                .body(())
+                .unwrap_or_default();
             match respond.send_response(resp, false) {
                 Ok(tx) => splice(upstream, tx, req.into_body()).await,
                 Err(e) => eprintln!("h2tunnel connector: respond: {e}"),

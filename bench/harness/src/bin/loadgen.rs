@@ -148,7 +148,11 @@ async fn closed(a: &Args) -> Result<Value, String> {
     // Connect everything first so connection setup is not part of the rate.
     let mut clients = Vec::new();
     for _ in 0..conns {
-        clients.push(Client::for_dialer(d.dial().await.map_err(|e| format!("dial: {e}"))?, &d, 16 << 10));
+        clients.push(Client::for_dialer(
+            d.dial().await.map_err(|e| format!("dial: {e}"))?,
+            &d,
+            16 << 10,
+        ));
     }
     let t0 = Instant::now();
     let deadline = t0 + run_for;
@@ -194,7 +198,11 @@ async fn open(a: &Args) -> Result<Value, String> {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut clients = Vec::new();
     for _ in 0..conns {
-        clients.push(Client::for_dialer(d.dial().await.map_err(|e| format!("dial: {e}"))?, &d, 16 << 10));
+        clients.push(Client::for_dialer(
+            d.dial().await.map_err(|e| format!("dial: {e}"))?,
+            &d,
+            16 << 10,
+        ));
     }
     let next = Arc::new(AtomicU64::new(0));
     let hist = Arc::new(Mutex::new(stats::histogram()));
@@ -256,8 +264,15 @@ async fn connect(a: &Args) -> Result<Value, String> {
     let mut errors = 0u64;
     for _ in 0..count {
         let t0 = Instant::now();
-        let attempt = async { Client::for_dialer(d.dial().await?, &d, 16 << 10).get("/small").await };
-        let ok = matches!(tokio::time::timeout(PER_CONNECTION_CAP, attempt).await, Ok(Ok(_)));
+        let attempt = async {
+            Client::for_dialer(d.dial().await?, &d, 16 << 10)
+                .get("/small")
+                .await
+        };
+        let ok = matches!(
+            tokio::time::timeout(PER_CONNECTION_CAP, attempt).await,
+            Ok(Ok(_))
+        );
         if ok {
             let _ = h.record(t0.elapsed().as_nanos() as u64);
         } else {
@@ -281,8 +296,13 @@ async fn idle(a: &Args) -> Result<Value, String> {
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..parallel {
-        let (d, next, held, failed, first_error) =
-            (d.clone(), next.clone(), held.clone(), failed.clone(), first_error.clone());
+        let (d, next, held, failed, first_error) = (
+            d.clone(),
+            next.clone(),
+            held.clone(),
+            failed.clone(),
+            first_error.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < count as u64 {
                 // A tunnel past a resource limit may accept and then never answer: bound
