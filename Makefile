@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 1800
 
-.PHONY: testbed-up testbed-down testbed-test testbed-if-possible testbed-bin bench-quick all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
+.PHONY: testbed-up testbed-down testbed-test testbed-if-possible testbed-bin bench bench-tools bench-quick all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
 
 all: build
 
@@ -71,6 +71,30 @@ demo:
 ## demo-once: the demo script only; exits non-zero if a step fails.
 demo-once:
 	$(CARGO) run --release --quiet -- demo --once
+
+RATHOLE_ROOT := bench/.cache/rathole
+RATHOLE := $(RATHOLE_ROOT)/bin/rathole
+
+## bench: end-to-end comparison in one run — direct, sallyport, rathole 0.5.0 with TLS and an
+## h2 + tokio-rustls baseline; writes bench/results/<timestamp>/{results.json,report.md,*.svg}.
+## BENCH_QUICK=1 for a ~2 minute smoke run. Method: bench/README.md.
+bench: bench-tools
+	$(CARGO) build --release
+	cd bench/harness && $(CARGO) build --release
+	bench/harness/target/release/bench-run --sallyport target/release/sallyport \
+	  --rathole $(RATHOLE) --rathole-log bench/.cache/rathole-install.log \
+	  --rathole-status bench/.cache/rathole-install.status --out bench/results
+
+## bench-tools: installs rathole 0.5.0 into bench/.cache once (minutes); a failed install is
+## logged and make bench runs without that contender.
+bench-tools:
+	@mkdir -p bench/.cache
+	@test -x $(RATHOLE) || { echo "installing rathole 0.5.0 into $(RATHOLE_ROOT) (takes minutes, once)"; \
+	  start=$$(date +%s); \
+	  if $(CARGO) install rathole --version 0.5.0 --root $(RATHOLE_ROOT) \
+	       --target-dir bench/.cache/rathole-target > bench/.cache/rathole-install.log 2>&1; \
+	  then echo "installed in $$(( $$(date +%s) - start )) s on $$(date -u +%FT%TZ)" | tee bench/.cache/rathole-install.status; \
+	  else echo "install FAILED after $$(( $$(date +%s) - start )) s (bench/.cache/rathole-install.log)" | tee bench/.cache/rathole-install.status >&2; fi; }
 
 ## bench-codec: criterion, our codec vs the h2 crate on the same in-memory work.
 bench-codec:
