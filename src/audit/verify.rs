@@ -232,11 +232,12 @@ fn verify_chain(
     } as u64;
     let checkpoints = entries.iter().filter(|e| e.checkpoint_ok).count() as u64;
     if cert_checked && checkpoints == 0 && !entries.is_empty() {
-        ctx.report(
-            0,
-            0,
-            "no checkpoint verifies with the certificate: nothing authenticates this log".into(),
-        );
+        ctx.problems.push(VerifyProblem {
+            file: dir.to_owned(),
+            line: 0,
+            what: "no checkpoint verifies with the certificate: nothing authenticates this log"
+                .into(),
+        });
     }
     let first = entries.first();
     ChainReport {

@@ -196,7 +196,7 @@ impl DayFile {
             }
             Ok(n) => Err(std::io::Error::new(
                 std::io::ErrorKind::StorageFull,
-                format!("short write: {n} of {} bytes", line.len()),
+                format!("short write: {n} of {} bytes (no space left?)", line.len()),
             )),
             Err(e) => Err(e),
         };

@@ -3,6 +3,7 @@
 //! One module per subcommand: each holds its clap `Args` and a `run` that returns a message
 //! naming the problem on failure.
 
+mod audit;
 mod connector;
 mod demo;
 mod pki;
@@ -32,6 +33,8 @@ enum Command {
     Relay(relay::Args),
     /// Runs the on-premise connector.
     Connector(connector::Args),
+    /// Audit trail tools: `audit verify DIR [--cert connector.pem]`.
+    Audit(audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Pki(a) => pki::run(a),
         Command::Relay(a) => relay::run(a),
         Command::Connector(a) => connector::run(a),
+        Command::Audit(a) => audit::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
