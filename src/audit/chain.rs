@@ -14,6 +14,10 @@ use ring::digest;
 /// The `prev` of the very first record of a chain: 64 zeros.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The largest sequence number a log may hold: far beyond any real log, and small enough that
+/// `seq + 1` never overflows anywhere.
+pub(crate) const MAX_SEQ: u64 = 1 << 62;
+
 /// Length of `,"hash":"` + 64 hex digits + `"}`.
 pub(crate) const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::chain::{detach_sig, hash_canonical, parse_time, unseal, Day, GENESIS};
+use super::chain::{detach_sig, hash_canonical, parse_time, unseal, Day, GENESIS, MAX_SEQ};
 use super::checkpoint::{SigCheck, CHECKPOINT_KIND};
 use super::event::LineHead;
 use super::writer::list_days;
@@ -276,6 +276,9 @@ fn parse_line(
         Ok(h) => h,
         Err(e) => return bad(&format!("malformed: not a JSON record ({e})")),
     };
+    if head.seq == 0 || head.seq > MAX_SEQ {
+        return bad(&format!("malformed: seq {} out of range", head.seq));
+    }
     let stored = stored.to_owned();
     if hash_canonical(&canonical) != stored {
         ctx.report(

@@ -7,7 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::chain::{parse_time, unseal, Day, HashHex, GENESIS};
+use super::chain::{parse_time, unseal, Day, HashHex, GENESIS, MAX_SEQ};
 use super::event::LineHead;
 use super::AuditError;
 
@@ -138,6 +138,9 @@ fn parse_head(line: &[u8]) -> Result<ChainHead, String> {
     let (_, hash) = unseal(line).ok_or("the last line does not end in a \"hash\" member")?;
     let head: LineHead = serde_json::from_slice(line)
         .map_err(|e| format!("the last line is not a valid record: {e}"))?;
+    if head.seq > MAX_SEQ {
+        return Err(format!("the last line's seq {} is out of range", head.seq));
+    }
     let time = parse_time(&head.time).ok_or("the last line's time is malformed")?;
     Ok(ChainHead {
         seq: head.seq,
