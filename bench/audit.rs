@@ -2,8 +2,9 @@
 //! appended to a day file (one `write` per line, no fsync), with and without signed
 //! checkpoints every 1000 records; and `admit` alone (the per-request gate).
 //!
-//! Method: criterion, files in the system temp directory (on this machine an overlay or tmpfs:
-//! the figure is CPU + syscall cost, not disk latency). `cargo bench --bench audit`.
+//! Method: criterion, files in the system temp directory; records are not fsynced (only
+//! checkpoints are), so the figure is CPU + syscall cost, not disk latency.
+//! `cargo bench --bench audit`.
 
 use criterion::{Criterion, Throughput};
 use sallyport::audit::{AuditOptions, AuditSink, CheckpointSigner, Event, EventKind, Level};
