@@ -66,6 +66,38 @@ const ALL_KINDS: [EventKind; 7] = [
 ];
 
 #[test]
+fn sink_is_send_sync_and_clones_share_the_chain() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<AuditSink>();
+    let tmp = TempDir::new("audit-threads");
+    let sink = AuditSink::open(opts(&tmp, Level::All)).unwrap();
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                for i in 0..50u64 {
+                    // Around midnight, each thread's clock a little off: the chain's time
+                    // still never decreases, so no record lands in an older day file.
+                    let midnight = UNIX_EPOCH + days(20_779); // 2026-11-22 00:00
+                    let now =
+                        midnight - Duration::from_millis(25 + t * 10) + Duration::from_millis(i);
+                    sink.admit(now).unwrap();
+                    sink.record(ev(EventKind::Request), now).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let report = verify_dir(&tmp.0, None).unwrap();
+    assert_eq!(
+        (report.chains[0].records, report.chains[0].last_seq),
+        (200, 200)
+    );
+}
+
+#[test]
 fn level_off_writes_nothing() {
     let tmp = TempDir::new("audit-off");
     let sink = AuditSink::open(opts(&tmp, Level::Off)).unwrap();
