@@ -361,13 +361,22 @@ impl Inner {
     }
 
     fn flush_pending(&mut self) {
+        let queued = self.pending.len();
+        if queued == 0 {
+            return;
+        }
         while let Some(rec) = self.pending.pop_front() {
             if let Err(e) = self.write(&rec) {
-                self.write_failed(e);
+                // Back in the queue first: `write_failed` logs only on the first failure.
                 self.pending.push_front(rec);
+                self.write_failed(e);
                 return;
             }
         }
+        tracing::warn!(
+            written = queued,
+            "audit: queued records written; admitting audited requests again"
+        );
     }
 
     fn append_event(&mut self, ev: &Event, time: SystemTime) -> Result<(), AuditError> {

@@ -22,8 +22,9 @@ const SD_ID: &str = "sallyport@32473";
 const QUEUE: usize = 4096;
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How syslog messages travel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How syslog messages travel (`udp` / `tcp` in configuration files).
+#[derive(serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
 pub enum SyslogTransport {
     /// One datagram per message.
     Udp,
