@@ -594,3 +594,32 @@ fn check_rfc5424(msg: &str, seq: u64) {
     assert!(msg.starts_with(&head), "{msg}\nexpected start: {head}");
     assert!(msg.ends_with("\"}"), "{msg}");
 }
+
+#[test]
+fn a_tail_signed_by_another_key_is_flagged() {
+    let (tmp, sub, cert, _) = sample_log("twokeys");
+    // Someone with write access but without the connector's key appends records and signs
+    // checkpoints with a key of their own.
+    let other_key = tmp.0.join("pki/connector-acme-paris.key");
+    let mut opts = AuditOptions::new(tmp.0.join("audit"), "acme_berlin");
+    opts.signer = Some(CheckpointSigner::from_pkcs8_pem_file(&other_key).unwrap());
+    let sink = AuditSink::open(opts).unwrap();
+    let later = t0() + Duration::from_secs(2 * 86_400 + 100);
+    sink.record(event(EventKind::ConfigChange, 1), later)
+        .unwrap();
+    sink.checkpoint(later).unwrap();
+    let report = verify_dir(&sub, None).unwrap();
+    assert_eq!(report.chains[0].signer_keys, 2);
+    assert!(
+        report.to_string().contains("signed by 2 different keys"),
+        "{report}"
+    );
+    let found = problems(&sub, Some(&cert));
+    assert_found(
+        &found,
+        &day_file(&sub, 2),
+        10,
+        "bad checkpoint signature at seq 24",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+}

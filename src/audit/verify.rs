@@ -54,6 +54,9 @@ pub struct ChainReport {
     pub unsigned_tail: u64,
     /// Signatures were checked against a certificate (not only against the embedded key).
     pub cert_checked: bool,
+    /// Distinct keys that signed valid checkpoints. More than one without a certificate means
+    /// a key rotation, or a tail re-signed by someone else: verify with `--cert` to tell.
+    pub signer_keys: usize,
 }
 
 /// The result of an intact verification.
@@ -86,6 +89,14 @@ impl fmt::Display for VerifyReport {
                     f,
                     "; the oldest remaining record is seq {seq} (older files deleted, e.g. by \
                      retention): checked from there"
+                )?;
+            }
+            if c.signer_keys > 1 && !c.cert_checked {
+                write!(
+                    f,
+                    "; WARNING: checkpoints signed by {} different keys (key rotation, or a \
+                     re-signed tail: verify with --cert)",
+                    c.signer_keys
                 )?;
             }
             if c.unsigned_tail > 0 {
@@ -159,6 +170,8 @@ struct Entry {
     prev: String,
     hash: String,
     checkpoint_ok: bool,
+    /// Checkpoints: the key they name.
+    key: Option<String>,
 }
 
 struct Ctx<'a> {
@@ -231,6 +244,9 @@ fn verify_chain(
         None => entries.len(),
     } as u64;
     let checkpoints = entries.iter().filter(|e| e.checkpoint_ok).count() as u64;
+    let mut keys: Vec<&str> = entries.iter().filter_map(|e| e.key.as_deref()).collect();
+    keys.sort_unstable();
+    keys.dedup();
     if cert_checked && checkpoints == 0 && !entries.is_empty() {
         ctx.problems.push(VerifyProblem {
             file: dir.to_owned(),
@@ -250,6 +266,7 @@ fn verify_chain(
         anchor: first.and_then(|e| (e.seq != 1).then_some(e.seq)),
         unsigned_tail,
         cert_checked,
+        signer_keys: keys.len(),
     }
 }
 
@@ -334,6 +351,7 @@ fn parse_line(
         prev: head.prev,
         hash: stored,
         checkpoint_ok,
+        key: head.key.filter(|_| checkpoint_ok),
     })
 }
 
