@@ -618,7 +618,7 @@ fn a_tail_signed_by_another_key_is_flagged() {
     assert_found(
         &found,
         &day_file(&sub, 2),
-        10,
+        9,
         "bad checkpoint signature at seq 24",
     );
     assert_eq!(found.len(), 1, "{found:#?}");
