@@ -25,6 +25,7 @@
 //! same `Bytes` the application queued.
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod config;
 pub mod connector;
 pub mod demo;

@@ -5,6 +5,7 @@
 
 mod backend;
 mod check_config;
+mod audit;
 mod connector;
 mod demo;
 mod pki;
@@ -38,6 +39,8 @@ enum Command {
     Backend(backend::Args),
     /// Checks relay or connector configuration files and reports every error.
     CheckConfig(check_config::Args),
+    /// Audit trail tools: `audit verify DIR [--cert connector.pem]`.
+    Audit(audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Connector(a) => connector::run(a),
         Command::Backend(a) => backend::run(a),
         Command::CheckConfig(a) => check_config::run(a),
+        Command::Audit(a) => audit::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
