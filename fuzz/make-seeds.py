@@ -11,6 +11,7 @@ Input layouts (see the targets' doc comments):
   conn_server   [seed u32 LE][knobs] then client bytes after the preface + SETTINGS
   conn_client   [seed u32 LE][knobs] then server bytes after its SETTINGS
   roundtrip     arbitrary bytes (interpreted by `arbitrary`)
+  socks5        [max_jwt / 16] then one SOCKS5 message
 """
 
 import json
@@ -251,6 +252,25 @@ def main():
         # Knobs 0: plain; 5: tight limits and a lazy application.
         write("conn_client", name, conn_input(0x3000 + i, 0, data))
         write("conn_client", name + "-tight", conn_input(0x4000 + i, 5, data))
+
+    # ---------------------------------------------------------------- socks5
+    # [max_jwt knob: limit = knob * 16] then a message; each parser sees the same bytes.
+    jwt = b"eyJhbGciOiJFUzI1NiJ9.eyJ6aWQiOiJ0In0.c2ln"
+    socks = {
+        "greeting-sap": b"\x05\x01\x80",
+        "greeting-all": b"\x05\x03\x00\x02\x80",
+        "sap-auth-base64": b"\x01" + struct.pack(">I", len(jwt)) + jwt + b"\x08bG9jLTE=",
+        "sap-auth-raw": b"\x01" + struct.pack(">I", len(jwt)) + jwt + b"\x05loc-1",
+        "sap-auth-no-location": b"\x01" + struct.pack(">I", len(jwt)) + jwt + b"\x00",
+        "userpass": b"\x01\x05alice\x06s3cret",
+        "connect-v4": b"\x05\x01\x00\x01\x0a\x00\x00\x01\x01\xbb",
+        "connect-v6": b"\x05\x01\x00\x04" + bytes(15) + b"\x01\x00\x50",
+        "connect-domain": b"\x05\x01\x00\x03\x0berp.virtual\x00\x50",
+        "bind": b"\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x50",
+        "reply-no-mapping": b"\x05\x02\x00\x01\x00\x00\x00\x00\x00\x00",
+    }
+    for name, data in socks.items():
+        write("socks5", name, b"\x10" + data)
 
     # ---------------------------------------------------------------- roundtrip
     rng = random.Random(7541)
