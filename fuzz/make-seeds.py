@@ -12,6 +12,7 @@ Input layouts (see the targets' doc comments):
   conn_client   [seed u32 LE][knobs] then server bytes after its SETTINGS
   roundtrip     arbitrary bytes (interpreted by `arbitrary`)
   socks5        [max_jwt / 16] then one SOCKS5 message
+  jwt           [mode] then a token, or (mode 1) header 0xff payload to sign
 """
 
 import json
@@ -271,6 +272,16 @@ def main():
     }
     for name, data in socks.items():
         write("socks5", name, b"\x10" + data)
+
+    # ---------------------------------------------------------------- jwt
+    # [mode] then a token (mode 0) or `header 0xff payload` signed by the target (mode 1).
+    hdr = b'{"alg":"ES256","kid":"k","typ":"JWT"}'
+    ok = b'{"iss":"i","aud":["a","b"],"zid":"tenant-a","sub":"s","exp":1800000100,"nbf":1799999990}'
+    write("jwt", "signed-valid", b"\x01" + hdr + b"\xff" + ok)
+    write("jwt", "signed-expired", b"\x01" + hdr + b"\xff" + ok.replace(b"1800000100", b"1700000000"))
+    write("jwt", "signed-crit", b"\x01" + hdr[:-1] + b',"crit":["x"]}' + b"\xff" + ok)
+    write("jwt", "none", b"\x00eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn0.")
+    write("jwt", "hs256", b"\x00eyJhbGciOiJIUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJpIn0.c2ln")
 
     # ---------------------------------------------------------------- roundtrip
     rng = random.Random(7541)

@@ -25,6 +25,7 @@
 //! same `Bytes` the application queued.
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod connector;
 pub mod demo;
 pub mod io;
