@@ -5,8 +5,10 @@
 
 mod connector;
 mod demo;
+mod password;
 mod pki;
 mod relay;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,6 +34,10 @@ enum Command {
     Relay(relay::Args),
     /// Runs the on-premise connector.
     Connector(connector::Args),
+    /// Creates a JWT signing key and mints test tokens for the front doors.
+    Token(token::Args),
+    /// Hashes a SOCKS5 user's password (argon2id).
+    Password(password::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +55,8 @@ fn main() -> ExitCode {
         Command::Pki(a) => pki::run(a),
         Command::Relay(a) => relay::run(a),
         Command::Connector(a) => connector::run(a),
+        Command::Token(a) => token::run(a),
+        Command::Password(a) => password::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
