@@ -507,3 +507,60 @@ async fn proxy_connect(
     let Client { rd, wr, buf } = c;
     connect::splice(rd, wr, buf, stream).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(extra: &str) -> RequestHead {
+        let raw = format!("GET http://h.virtual/ HTTP/1.1\r\nhost: h.virtual\r\n{extra}\r\n");
+        http1::parse_request(raw.as_bytes(), &Default::default())
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(
+            bearer_token(b"Bearer abc.def.ghi"),
+            Some(&b"abc.def.ghi"[..])
+        );
+        assert_eq!(bearer_token(b"bearer   t"), Some(&b"t"[..]));
+        for bad in [
+            &b"Basic dXNlcjpw"[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Bearer a b",
+            b"Bearerx t",
+        ] {
+            assert_eq!(bearer_token(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn credentials_through_the_tunnel() {
+        let h = head(
+            "proxy-authorization: Bearer t\r\nsap-connectivity-authentication: Bearer u\r\n\
+             SAP-Connectivity-Technical-Authentication: Bearer x\r\n\
+             sap-connectivity-scc-location_id: rome\r\nx-kept: 1\r\n",
+        );
+        let names: Vec<String> = h2_fields(&h)
+            .iter()
+            .map(|f| String::from_utf8_lossy(&f.name).into_owned())
+            .collect();
+        // The principal headers travel to the connector (which strips them before the
+        // backend); the proxy credential and the routing header stay here.
+        assert_eq!(
+            names,
+            [
+                "sap-connectivity-authentication",
+                "sap-connectivity-technical-authentication",
+                "x-kept"
+            ]
+        );
+        assert_eq!(location(&h), Ok(Some("rome".to_string())));
+        assert_eq!(location(&head("")), Ok(None));
+        assert!(location(&head("sallyport-location: Rome\r\n")).is_err());
+    }
+}

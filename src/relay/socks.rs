@@ -24,13 +24,16 @@ use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::socks5::{self, method, Address, Command, Reply, SocksError};
 use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWriteExt};
+use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const READ_CHUNK: usize = 16 << 10;
+/// After a refusal, how long and how much the client may still send before the close.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 << 10;
 
 struct Conn {
     rd: TcpStream,
@@ -95,6 +98,13 @@ impl Conn {
         self.send(out).await
     }
 
+    /// A failure reply, then the gentle close.
+    async fn refuse(&mut self, reply: Reply) {
+        if self.reply(reply).await {
+            self.linger().await;
+        }
+    }
+
     /// Authentication failed: audit, status failure, reply 0x05, close.
     async fn refuse_auth(&mut self, cfg: &RelayConfig, tenant: Option<&str>, reason: &str) {
         cfg.auth
@@ -108,7 +118,31 @@ impl Conn {
             0,
             &mut out,
         );
-        let _ = self.send(out).await;
+        if self.send(out).await {
+            self.linger().await;
+        }
+    }
+
+    /// Closes gently after a refusal: stop sending, then read and drop what the client still
+    /// sends (bounded in bytes and time), so closing with unread data does not reset the
+    /// connection before the client has read the answer.
+    async fn linger(&mut self) {
+        let _ = self.wr.shutdown().await;
+        let deadline = Instant::now() + LINGER;
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.buf.clear();
+            self.buf.reserve(READ_CHUNK);
+            let buf = std::mem::take(&mut self.buf);
+            match compio::time::timeout(left, self.rd.append(buf)).await {
+                Ok(BufResult(Ok(n), b)) if n > 0 => {
+                    drained += n;
+                    self.buf = b;
+                }
+                _ => return,
+            }
+        }
     }
 }
 
@@ -135,13 +169,13 @@ pub async fn serve(
         Ok(r) => r,
         Err(Stop::Bad(e)) => {
             tracing::debug!(peer = %c.peer, "SOCKS5 request refused: {e}");
-            let _ = c.reply(e.reply()).await;
+            c.refuse(e.reply()).await;
             return;
         }
         Err(Stop::Timeout | Stop::Closed) => return,
     };
     if request.command != Command::Connect {
-        let _ = c.reply(Reply::CommandNotSupported).await;
+        c.refuse(Reply::CommandNotSupported).await;
         return;
     }
     let location = match cfg.auth.location(&caller.tenant, asked_location.as_deref()) {
@@ -150,7 +184,7 @@ pub async fn serve(
             cfg.auth
                 .audit
                 .auth_failure(Door::Socks5, Some(&caller.tenant), Some(&c.peer), &why);
-            let _ = c.reply(Reply::NoConnector).await;
+            c.refuse(Reply::NoConnector).await;
             return;
         }
     };
@@ -163,17 +197,20 @@ pub async fn serve(
     let mut stream = match registry.open(&caller.tenant, &location, h2, false).await {
         Ok(s) => s,
         Err(RouteError::NoConnector { .. }) => {
-            let _ = c.reply(Reply::NoConnector).await;
+            c.refuse(Reply::NoConnector).await;
             return;
         }
         Err(RouteError::Refused(why)) => {
             tracing::debug!(peer = %c.peer, "SOCKS5 stream refused by the tunnel: {why}");
-            let _ = c.reply(Reply::GeneralFailure).await;
+            c.refuse(Reply::GeneralFailure).await;
             return;
         }
     };
     let reply = reply_for(connect::await_answer(&mut stream.events, cfg.response_timeout).await);
-    if !c.reply(reply).await || reply != Reply::Succeeded {
+    if reply != Reply::Succeeded {
+        return c.refuse(reply).await;
+    }
+    if !c.reply(reply).await {
         return;
     }
     let Conn { rd, wr, buf, .. } = &mut c;
