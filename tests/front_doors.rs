@@ -25,9 +25,12 @@ const AUDIENCE: &str = "sallyport";
 const PASSWORD: &str = "wonderland";
 const IO_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Every authentication failure the relay reported: (door, tenant, caller, reason).
+/// One reported failure: (door, tenant, caller, reason).
+type Failure = (Door, Option<String>, Option<String>, String);
+
+/// Every authentication failure the relay reported.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(Door, Option<String>, Option<String>, String)>>);
+struct Recorder(Mutex<Vec<Failure>>);
 
 impl AuthAudit for Recorder {
     fn auth_failure(&self, door: Door, tenant: Option<&str>, caller: Option<&str>, reason: &str) {
