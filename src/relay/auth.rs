@@ -151,13 +151,22 @@ pub struct Caller {
 }
 
 impl FrontAuth {
-    /// Only a trusted tenant: no credentials asked at either door.
-    pub fn trusted(tenant: &str) -> FrontAuth {
+    /// Nothing configured yet (no providers, users or trusted tenant; [`FrontAuth::check`]
+    /// refuses it until something is added), failures logged by [`LogAudit`].
+    pub fn empty() -> FrontAuth {
         FrontAuth {
             providers: Providers::new(Vec::new()),
             tenants: HashMap::new(),
-            trusted_tenant: Some(tenant.to_owned()),
+            trusted_tenant: None,
             audit: Arc::new(LogAudit),
+        }
+    }
+
+    /// Only a trusted tenant: no credentials asked at either door.
+    pub fn trusted(tenant: &str) -> FrontAuth {
+        FrontAuth {
+            trusted_tenant: Some(tenant.to_owned()),
+            ..FrontAuth::empty()
         }
     }
 
@@ -282,10 +291,7 @@ mod tests {
     use super::*;
 
     fn with_user(tenant: &str, user: &str) -> FrontAuth {
-        let mut a = FrontAuth {
-            trusted_tenant: None,
-            ..FrontAuth::trusted("x")
-        };
+        let mut a = FrontAuth::empty();
         let t = a.tenants.entry(tenant.into()).or_default();
         t.users.insert(user.into(), password::hash(b"pw").unwrap());
         a
@@ -293,9 +299,8 @@ mod tests {
 
     #[test]
     fn refuses_a_door_without_authentication() {
-        let mut a = FrontAuth::trusted("acme");
-        assert_eq!(a.check(), Ok(()));
-        a.trusted_tenant = None;
+        assert_eq!(FrontAuth::trusted("acme").check(), Ok(()));
+        let a = FrontAuth::empty();
         assert_eq!(a.check(), Err(FrontAuthError::NoAuthentication));
         assert!(a
             .check()

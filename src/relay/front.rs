@@ -43,6 +43,8 @@ struct Client {
     rd: TcpStream,
     wr: TcpStream,
     buf: BytesMut,
+    /// The caller's address, for audit records.
+    peer: String,
 }
 
 impl Client {
@@ -83,6 +85,7 @@ pub async fn serve(
         rd,
         wr,
         buf: BytesMut::with_capacity(16 << 10),
+        peer: peer.to_string(),
     };
     loop {
         let head = loop {
@@ -105,11 +108,10 @@ pub async fn serve(
         let caller = match authenticate(&cfg, &head) {
             Ok(caller) => caller,
             Err(refusal) => {
-                let peer = peer.to_string();
                 let reason = refusal.reason();
                 cfg.auth
                     .audit
-                    .auth_failure(Door::HttpProxy, None, Some(&peer), &reason);
+                    .auth_failure(Door::HttpProxy, None, Some(&c.peer), &reason);
                 let _ = c.send(proxy_auth_required(&refusal)).await;
                 return;
             }
@@ -260,6 +262,9 @@ async fn route(
     let location = match cfg.auth.location(&caller.tenant, asked.as_deref()) {
         Ok(l) => l,
         Err(e) => {
+            cfg.auth
+                .audit
+                .auth_failure(Door::HttpProxy, Some(&caller.tenant), Some(&c.peer), &e);
             // Same answer as a location without a connector: callers learn nothing more.
             c.fail(503, &format!("{e}\n")).await;
             return None;
@@ -504,7 +509,7 @@ async fn proxy_connect(
     {
         return;
     }
-    let Client { rd, wr, buf } = c;
+    let Client { rd, wr, buf, .. } = c;
     connect::splice(rd, wr, buf, stream).await;
 }
 

@@ -149,7 +149,18 @@ fn http_proxy_location_and_credential_headers() {
     );
     echo_through(&mut s, b"rome via http");
     assert_eq!(req("rec.virtual", "sallyport-location: paris\r\n"), 503);
+    // A location the tenant does not have: the same 503, and an audit record.
+    let before = d.audit.0.lock().unwrap().len();
     assert_eq!(req("rec.virtual", "sallyport-location: nowhere\r\n"), 503);
+    let audit = d.audit.0.lock().unwrap();
+    assert!(
+        audit[before..]
+            .iter()
+            .any(|r| r.1.as_deref() == Some("acme") && r.3.contains("nowhere")),
+        "{:?}",
+        &audit[before..]
+    );
+    drop(audit);
 
     // Credentials: Proxy-Authorization stays at the relay, the SAP principal headers stop at
     // the connector; the backend sees neither.

@@ -25,7 +25,7 @@ pub type Failure = (Door, Option<String>, Option<String>, String);
 
 /// Every authentication failure the relay reported.
 #[derive(Default)]
-pub struct Recorder(Mutex<Vec<Failure>>);
+pub struct Recorder(pub Mutex<Vec<Failure>>);
 
 impl AuthAudit for Recorder {
     fn auth_failure(&self, door: Door, tenant: Option<&str>, caller: Option<&str>, reason: &str) {

@@ -90,7 +90,7 @@ pub fn run(a: Args) -> Result<(), String> {
 fn front_auth(a: &Args) -> Result<FrontAuth, String> {
     let mut auth = FrontAuth {
         trusted_tenant: a.trusted_tenant.clone(),
-        ..FrontAuth::trusted("unused")
+        ..FrontAuth::empty()
     };
     if let Some(issuer) = &a.jwt_issuer {
         let mut keys = Vec::new();
