@@ -3,9 +3,10 @@
 //! refusal goes to an [`AuthAudit`] sink.
 
 use crate::auth::{password, Providers};
-use std::collections::HashMap;
+use futures_channel::oneshot;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::front::DEFAULT_LOCATION;
@@ -253,20 +254,112 @@ impl FrontAuth {
     }
 }
 
-/// Verifies `password` for `user` off the I/O thread (argon2 takes tens of milliseconds).
+/// Verifies `password` for `user` off the I/O thread (argon2 takes tens of milliseconds and
+/// 19 MiB). At most [`password_gate`] checks run at once across the relay, so a flood of
+/// logins queues instead of filling the blocking pool (256 threads per I/O thread) with
+/// argon2 memory; callers bound their wait with their own deadline.
 /// Unknown users cost the same as known ones, so timing does not reveal which names exist.
 pub async fn verify_user(auth: &FrontAuth, user: &str, password: Vec<u8>) -> Option<String> {
     let (tenant, phc) = match auth.user(user) {
         Some((t, h)) => (Some(t.to_owned()), h.to_owned()),
         None => (None, dummy_hash().to_owned()),
     };
-    let ok = compio::runtime::spawn_blocking(move || password::verify(&phc, &password))
-        .await
-        .unwrap_or(false);
+    let permit = password_gate().acquire().await;
+    let ok = compio::runtime::spawn_blocking(move || {
+        // Held until argon2 is done, even if the caller stopped waiting.
+        let _permit = permit;
+        password::verify(&phc, &password)
+    })
+    .await
+    .unwrap_or(false);
     if ok {
         tenant
     } else {
         None
+    }
+}
+
+/// The relay-wide limit on concurrent password checks: one per core.
+fn password_gate() -> &'static Arc<Gate> {
+    static GATE: OnceLock<Arc<Gate>> = OnceLock::new();
+    GATE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Gate::new(cores))
+    })
+}
+
+/// A counting semaphore usable from any thread's async code: waiters queue in order, and a
+/// released permit goes to the first waiter still waiting.
+pub struct Gate {
+    max: usize,
+    state: Mutex<(usize, VecDeque<oneshot::Sender<Permit>>)>,
+}
+
+/// One admission through a [`Gate`], released on drop.
+pub struct Permit(Option<Arc<Gate>>);
+
+impl Gate {
+    /// A gate admitting `max` holders at once (at least one).
+    pub fn new(max: usize) -> Gate {
+        Gate {
+            max: max.max(1),
+            state: Mutex::new((0, VecDeque::new())),
+        }
+    }
+
+    /// Waits for a permit.
+    pub async fn acquire(self: &Arc<Self>) -> Permit {
+        let rx = {
+            let mut st = self.lock();
+            if st.0 < self.max {
+                st.0 += 1;
+                return Permit(Some(self.clone()));
+            }
+            let (tx, rx) = oneshot::channel();
+            st.1.push_back(tx);
+            rx
+        };
+        // The sender is only dropped after handing a permit over or when the gate is gone
+        // (never: it is static); a cancelled hand-over gives the permit back.
+        rx.await.unwrap_or(Permit(None))
+    }
+
+    /// Holders right now (for tests).
+    pub fn in_use(&self) -> usize {
+        self.lock().0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, VecDeque<oneshot::Sender<Permit>>)> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn release(self: &Arc<Self>) {
+        loop {
+            let next = {
+                let mut st = self.lock();
+                match st.1.pop_front() {
+                    Some(tx) => tx,
+                    None => {
+                        st.0 = st.0.saturating_sub(1);
+                        return;
+                    }
+                }
+            };
+            // The count stays: the permit moves to the waiter. If that waiter has gone, the
+            // returned permit must not run its drop (it would release twice): defuse it.
+            match next.send(Permit(Some(self.clone()))) {
+                Ok(()) => return,
+                Err(mut unsent) => unsent.0 = None,
+            }
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(gate) = self.0.take() {
+            gate.release();
+        }
     }
 }
 
@@ -356,6 +449,36 @@ mod tests {
             .contains("rome"));
         a.tenants.get_mut("acme").unwrap().default_location = Some("Bad Name".into());
         assert!(matches!(a.check(), Err(FrontAuthError::BadName(_))));
+    }
+
+    #[test]
+    fn gate_admits_at_most_max_and_hands_permits_over() {
+        let gate = Arc::new(Gate::new(2));
+        let rt = compio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let a = gate.acquire().await;
+            let b = gate.acquire().await;
+            assert_eq!(gate.in_use(), 2);
+            // A third waits; a fourth gives up (its future is dropped while queued).
+            let g = gate.clone();
+            let third = compio::runtime::spawn(async move { g.acquire().await });
+            {
+                let mut fourth = std::pin::pin!(gate.acquire());
+                assert!(futures_util::poll!(fourth.as_mut()).is_pending());
+            }
+            compio::runtime::time::sleep(std::time::Duration::from_millis(10)).await;
+            assert!(!third.is_finished());
+            drop(a);
+            let c = third.await.unwrap();
+            assert_eq!(gate.in_use(), 2, "the permit moved to the waiter");
+            drop(b);
+            drop(c);
+            assert_eq!(
+                gate.in_use(),
+                0,
+                "the abandoned waiter did not keep a permit"
+            );
+        });
     }
 
     #[test]

@@ -293,7 +293,9 @@ async fn handshake(
                 Err(Stop::Timeout | Stop::Closed) => return None,
             };
             let user = String::from_utf8_lossy(&msg.username).into_owned();
-            match verify_user(auth, &user, msg.password).await {
+            // The queue for password checks is bounded by this phase's deadline too.
+            let checked = compio::time::timeout(limit, verify_user(auth, &user, msg.password));
+            match checked.await.ok().flatten() {
                 Some(tenant) => (
                     Caller {
                         tenant,
@@ -303,7 +305,9 @@ async fn handshake(
                 ),
                 None => {
                     let tenant = auth.user(&user).map(|(t, _)| t);
-                    let reason = format!("user {user:?}: unknown user or wrong password");
+                    let reason = format!(
+                        "user {user:?}: unknown user, wrong password, or no verdict in time"
+                    );
                     c.refuse_auth(cfg, tenant, &reason).await;
                     return None;
                 }
@@ -323,6 +327,7 @@ async fn handshake(
             let offered = format!("no acceptable method offered ({:02x?})", greeting.methods);
             auth.audit
                 .auth_failure(Door::Socks5, None, Some(&c.peer), &offered);
+            c.linger().await;
             return None;
         }
     };
