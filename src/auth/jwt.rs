@@ -120,7 +120,11 @@ impl Providers {
                 reason: format!("not allowed for provider {:?}", provider.name),
             });
         }
-        let kid = header.get("kid").and_then(Value::as_str);
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.as_str()),
+            Some(_) => return Err(JwtError::Malformed("`kid` is not a string")),
+        };
         let key = match kid {
             Some(kid) => provider.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
             None if provider.keys.len() == 1 => provider.keys.first(),

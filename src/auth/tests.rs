@@ -309,6 +309,14 @@ fn key_selection_by_kid_only_among_the_providers_keys() {
     ));
     let single = Providers::new(vec![provider(vec![a.verify_key()])]);
     assert!(single.validate(nokid(&a).as_bytes(), NOW).is_ok());
+    // A `kid` that is not a string is not "no kid".
+    let odd = raw_token(&json!({"alg": "ES256", "kid": 7}), &claims(), |m| {
+        a.sign(m).unwrap()
+    });
+    assert!(matches!(
+        single.validate(odd.as_bytes(), NOW),
+        Err(JwtError::Malformed(_))
+    ));
     // A kid that exists, with a signature by another key.
     let forged = raw_token(&json!({"alg": "ES256", "kid": "a"}), &claims(), |m| {
         b.sign(m).unwrap()
