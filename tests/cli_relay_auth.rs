@@ -68,6 +68,15 @@ fn relay_front_door_flags() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("authentication is not configured"), "{err}");
 
+    // JWT settings without an issuer are an error, not silently ignored.
+    let out = relay_cmd(&dir)
+        .args(["--socks-listen", "off", "--trusted-tenant", "acme"])
+        .args(["--jwt-audience", "sallyport"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--jwt-issuer"));
+
     // A bad user hash is refused too.
     let out = relay_cmd(&dir)
         .args([

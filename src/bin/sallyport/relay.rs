@@ -36,14 +36,14 @@ pub struct Args {
     #[arg(long, requires_all = ["jwt_audience", "jwt_keys"])]
     jwt_issuer: Option<String>,
     /// The audience (`aud`) tokens must name.
-    #[arg(long)]
+    #[arg(long, requires = "jwt_issuer")]
     jwt_audience: Option<String>,
     /// A verification key: `[KID=]FILE`, FILE a PEM public key or certificate, or a JWKS
     /// file (kids from the file). Repeatable.
-    #[arg(long = "jwt-key")]
+    #[arg(long = "jwt-key", requires = "jwt_issuer")]
     jwt_keys: Vec<String>,
     /// The claim naming the tenant.
-    #[arg(long, default_value = "zid")]
+    #[arg(long, default_value = "zid", requires = "jwt_issuer")]
     tenant_claim: String,
     /// A SOCKS5 user `TENANT:USER:PHC` (PHC from `sallyport password hash`). Repeatable.
     #[arg(long = "socks-user")]
