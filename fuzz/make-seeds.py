@@ -12,6 +12,8 @@ Input layouts (see the targets' doc comments):
   conn_client   [seed u32 LE][knobs] then server bytes after its SETTINGS
   roundtrip     arbitrary bytes (interpreted by `arbitrary`)
   config_parse  a TOML file (the examples/ configurations and broken variants)
+  socks5        [max_jwt / 16] then one SOCKS5 message
+  jwt           [mode] then a token, or (mode 1) header 0xff payload to sign
 """
 
 import json
@@ -270,6 +272,35 @@ def main():
         # Knobs 0: plain; 5: tight limits and a lazy application.
         write("conn_client", name, conn_input(0x3000 + i, 0, data))
         write("conn_client", name + "-tight", conn_input(0x4000 + i, 5, data))
+
+    # ---------------------------------------------------------------- socks5
+    # [max_jwt knob: limit = knob * 16] then a message; each parser sees the same bytes.
+    jwt = b"eyJhbGciOiJFUzI1NiJ9.eyJ6aWQiOiJ0In0.c2ln"
+    socks = {
+        "greeting-sap": b"\x05\x01\x80",
+        "greeting-all": b"\x05\x03\x00\x02\x80",
+        "sap-auth-base64": b"\x01" + struct.pack(">I", len(jwt)) + jwt + b"\x08bG9jLTE=",
+        "sap-auth-raw": b"\x01" + struct.pack(">I", len(jwt)) + jwt + b"\x05loc-1",
+        "sap-auth-no-location": b"\x01" + struct.pack(">I", len(jwt)) + jwt + b"\x00",
+        "userpass": b"\x01\x05alice\x06s3cret",
+        "connect-v4": b"\x05\x01\x00\x01\x0a\x00\x00\x01\x01\xbb",
+        "connect-v6": b"\x05\x01\x00\x04" + bytes(15) + b"\x01\x00\x50",
+        "connect-domain": b"\x05\x01\x00\x03\x0berp.virtual\x00\x50",
+        "bind": b"\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x50",
+        "reply-no-mapping": b"\x05\x02\x00\x01\x00\x00\x00\x00\x00\x00",
+    }
+    for name, data in socks.items():
+        write("socks5", name, b"\x10" + data)
+
+    # ---------------------------------------------------------------- jwt
+    # [mode] then a token (mode 0) or `header 0xff payload` signed by the target (mode 1).
+    hdr = b'{"alg":"ES256","kid":"k","typ":"JWT"}'
+    ok = b'{"iss":"i","aud":["a","b"],"zid":"tenant-a","sub":"s","exp":1800000100,"nbf":1799999990}'
+    write("jwt", "signed-valid", b"\x01" + hdr + b"\xff" + ok)
+    write("jwt", "signed-expired", b"\x01" + hdr + b"\xff" + ok.replace(b"1800000100", b"1700000000"))
+    write("jwt", "signed-crit", b"\x01" + hdr[:-1] + b',"crit":["x"]}' + b"\xff" + ok)
+    write("jwt", "none", b"\x00eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn0.")
+    write("jwt", "hs256", b"\x00eyJhbGciOiJIUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJpIn0.c2ln")
 
     # ---------------------------------------------------------------- roundtrip
     rng = random.Random(7541)

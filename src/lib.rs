@@ -26,6 +26,7 @@
 #![deny(unsafe_code)]
 
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod demo;

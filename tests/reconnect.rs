@@ -173,7 +173,9 @@ fn relay_forgets_a_restarted_connector_and_routes_to_the_new_one() {
         proxy_listener,
         tls: sallyport::tls::relay_server_config(&f("ca.pem"), &f("relay.pem"), &f("relay.key"))
             .unwrap(),
-        tenant: "acme".into(),
+        socks_listener: None,
+        auth: sallyport::relay::FrontAuth::trusted("acme"),
+        socks_handshake_timeout: Duration::from_secs(5),
         limits: Default::default(),
         header_timeout: Duration::from_secs(5),
         response_timeout: Duration::from_secs(5),

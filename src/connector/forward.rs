@@ -90,6 +90,12 @@ impl BackendWrite {
 }
 
 const READ_CHUNK: usize = 64 << 10;
+/// Caller credentials the relay carries through the tunnel for principal propagation; they
+/// are meant for the connector, never for a backend as they are.
+const PRINCIPAL_HEADERS: [&[u8]; 2] = [
+    b"sap-connectivity-authentication",
+    b"sap-connectivity-technical-authentication",
+];
 
 /// Serves one stream to the end.
 pub async fn serve(ctx: Rc<Context>, stream: StreamHandle, head: RequestHead, end_stream: bool) {
@@ -264,6 +270,7 @@ async fn forward_http(
             !http1::hop_by_hop(&f.name)
                 && &f.name[..] != b"host"
                 && &f.name[..] != b"content-length"
+                && !PRINCIPAL_HEADERS.contains(&&f.name[..])
         })
         .map(|f| (f.name.clone(), f.value.clone()));
     let mut out = BytesMut::with_capacity(1024);

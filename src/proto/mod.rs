@@ -8,6 +8,7 @@ pub mod frame;
 pub mod h2;
 pub mod hpack;
 pub mod http1;
+pub mod socks5;
 
 use std::fmt;
 use std::time::Duration;

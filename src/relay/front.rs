@@ -2,10 +2,20 @@
 //! the strict sans-IO [`crate::proto::http1`] layer, routed by tenant and location into a
 //! tunnel stream.
 //!
+//! Callers authenticate with `Proxy-Authorization: Bearer <JWT>` (see [`super::auth`]); the
+//! token's tenant claim picks the tenant, `SAP-Connectivity-SCC-Location_ID` (or
+//! `Sallyport-Location`) the location, else the tenant's default. A trusted tenant, when one
+//! is configured, needs no header. `Proxy-Authorization` never leaves the relay;
+//! `SAP-Connectivity-Authentication` and `SAP-Connectivity-Technical-Authentication` travel
+//! through the tunnel untouched (the connector strips them before the backend).
+//!
 //! Answers a user can act on, each with a short text body naming the cause: 400 malformed,
-//! 405 for `https://` targets (use CONNECT), 502 backend unreachable or reset (from the
-//! connector), 503 no connector for tenant and location, 504 no answer in time.
+//! 405 for `https://` targets (use CONNECT), 407 missing or invalid token, 502 backend
+//! unreachable or reset (from the connector), 503 no connector for tenant and location, 504
+//! no answer in time.
 
+use super::auth::{Caller, Door};
+use super::connect::{self, ConnectAnswer};
 use super::registry::{Outbound, Registry, RemoteStream, RouteError};
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
@@ -16,10 +26,11 @@ use crate::proto::http1::{
 use crate::tunnel::StreamEvent;
 use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
 use futures_channel::mpsc;
 use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 const READ_CHUNK: usize = 64 << 10;
@@ -32,6 +43,8 @@ struct Client {
     rd: TcpStream,
     wr: TcpStream,
     buf: BytesMut,
+    /// The caller's address, for audit records.
+    peer: String,
 }
 
 impl Client {
@@ -60,13 +73,19 @@ impl Client {
 }
 
 /// Serves one client connection (keep-alive: several requests in turn).
-pub async fn serve(registry: Arc<Registry>, cfg: Arc<RelayConfig>, sock: TcpStream) {
+pub async fn serve(
+    registry: Arc<Registry>,
+    cfg: Arc<RelayConfig>,
+    sock: TcpStream,
+    peer: SocketAddr,
+) {
     let _ = sock.set_nodelay(true);
     let (rd, wr) = sock.into_split();
     let mut c = Client {
         rd,
         wr,
         buf: BytesMut::with_capacity(16 << 10),
+        peer: peer.to_string(),
     };
     loop {
         let head = loop {
@@ -86,6 +105,17 @@ pub async fn serve(registry: Arc<Registry>, cfg: Arc<RelayConfig>, sock: TcpStre
                 Err(_) => return c.fail(408, "request head not received in time\n").await,
             }
         };
+        let caller = match authenticate(&cfg, &head) {
+            Ok(caller) => caller,
+            Err(refusal) => {
+                let reason = refusal.reason();
+                cfg.auth
+                    .audit
+                    .auth_failure(Door::HttpProxy, None, Some(&c.peer), &reason);
+                let _ = c.send(proxy_auth_required(&refusal)).await;
+                return;
+            }
+        };
         let keep_alive = match head.target.clone() {
             Target::Absolute {
                 scheme: Scheme::Https,
@@ -100,9 +130,20 @@ pub async fn serve(registry: Arc<Registry>, cfg: Arc<RelayConfig>, sock: TcpStre
                 scheme: Scheme::Http,
                 authority,
                 path_and_query,
-            } => proxy_http(&registry, &cfg, &mut c, head, authority, path_and_query).await,
+            } => {
+                proxy_http(
+                    &registry,
+                    &cfg,
+                    &mut c,
+                    &caller,
+                    head,
+                    authority,
+                    path_and_query,
+                )
+                .await
+            }
             Target::Authority(authority) => {
-                proxy_connect(&registry, &cfg, &mut c, &head, authority).await;
+                proxy_connect(&registry, &cfg, &mut c, &caller, &head, authority).await;
                 false
             }
             Target::Origin(_) | Target::Asterisk => {
@@ -120,32 +161,116 @@ pub async fn serve(registry: Arc<Registry>, cfg: Arc<RelayConfig>, sock: TcpStre
     }
 }
 
-/// The location the request asks for, validated like certificate names.
-fn location(head: &RequestHead) -> Result<String, String> {
+/// Why a request was not let in.
+enum Refusal {
+    /// No `Proxy-Authorization` and no trusted tenant.
+    Missing,
+    /// A header that is not one well-formed `Bearer` credential.
+    Malformed(&'static str),
+    /// A token that failed verification.
+    Invalid(crate::auth::JwtError),
+}
+
+impl Refusal {
+    fn reason(&self) -> String {
+        match self {
+            Refusal::Missing => {
+                "Proxy-Authorization: Bearer <JWT> is required on this proxy".to_string()
+            }
+            Refusal::Malformed(why) => format!("Proxy-Authorization {why}"),
+            Refusal::Invalid(e) => format!("invalid token: {e}"),
+        }
+    }
+}
+
+/// The caller of a request: the JWT's tenant, else the trusted tenant when no credential was
+/// sent. A credential that is sent but invalid is refused even if a trusted tenant exists.
+fn authenticate(cfg: &RelayConfig, head: &RequestHead) -> Result<Caller, Refusal> {
+    let mut creds = head
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"proxy-authorization"));
+    let Some((_, value)) = creds.next() else {
+        return match &cfg.auth.trusted_tenant {
+            Some(t) => Ok(Caller {
+                tenant: t.clone(),
+                principal: "trusted".into(),
+            }),
+            None => Err(Refusal::Missing),
+        };
+    };
+    if creds.next().is_some() {
+        return Err(Refusal::Malformed("appears more than once"));
+    }
+    let token = bearer_token(value).ok_or(Refusal::Malformed(
+        "is not `Bearer <token>` (only bearer tokens are accepted)",
+    ))?;
+    cfg.auth.verify_jwt(token).map_err(Refusal::Invalid)
+}
+
+/// The token of a `Bearer <token>` credential (scheme case-insensitive, RFC 9110 §11.1).
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at(value.iter().position(|b| *b == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty() && !token.contains(&b' ')).then_some(token)
+}
+
+/// 407 with a `Proxy-Authenticate` challenge and the reason; the connection closes.
+fn proxy_auth_required(refusal: &Refusal) -> Bytes {
+    let challenge = match refusal {
+        Refusal::Missing => "Bearer realm=\"sallyport\"",
+        _ => "Bearer realm=\"sallyport\", error=\"invalid_token\"",
+    };
+    let text = format!("{}\n", refusal.reason());
+    Bytes::from(format!(
+        "HTTP/1.1 407 Proxy Authentication Required\r\nproxy-authenticate: {challenge}\r\n\
+         content-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{text}",
+        text.len()
+    ))
+}
+
+/// The location the request asks for, validated like certificate names; `None` if absent.
+fn location(head: &RequestHead) -> Result<Option<String>, String> {
     let Some(v) = LOCATION_HEADERS.iter().find_map(|n| head.header(n)) else {
-        return Ok(DEFAULT_LOCATION.to_string());
+        return Ok(None);
     };
     let v = std::str::from_utf8(v).map_err(|_| "location is not UTF-8".to_string())?;
     crate::tls::check_name("location", v).map_err(|e| e.to_string())?;
-    Ok(v.to_string())
+    Ok(Some(v.to_string()))
 }
 
 async fn route(
     registry: &Registry,
     cfg: &RelayConfig,
     c: &mut Client,
+    caller: &Caller,
     head: &RequestHead,
     h2: H2Request,
     end: bool,
 ) -> Option<RemoteStream> {
-    let location = match location(head) {
+    let asked = match location(head) {
         Ok(l) => l,
         Err(e) => {
             c.fail(400, &format!("invalid location: {e}\n")).await;
             return None;
         }
     };
-    match registry.open(&cfg.tenant, &location, h2, end).await {
+    let location = match cfg.auth.location(&caller.tenant, asked.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            cfg.auth
+                .audit
+                .auth_failure(Door::HttpProxy, Some(&caller.tenant), Some(&c.peer), &e);
+            // Same answer as a location without a connector: callers learn nothing more.
+            c.fail(503, &format!("{e}\n")).await;
+            return None;
+        }
+    };
+    match registry.open(&caller.tenant, &location, h2, end).await {
         Ok(remote) => Some(remote),
         Err(e @ RouteError::NoConnector { .. }) => {
             c.fail(503, &format!("{e}\n")).await;
@@ -176,6 +301,7 @@ async fn proxy_http(
     registry: &Registry,
     cfg: &RelayConfig,
     c: &mut Client,
+    caller: &Caller,
     head: RequestHead,
     authority: Bytes,
     path: Bytes,
@@ -192,7 +318,7 @@ async fn proxy_http(
     let Some(RemoteStream {
         mut to_tunnel,
         mut events,
-    }) = route(registry, cfg, c, &head, h2, end).await
+    }) = route(registry, cfg, c, caller, &head, h2, end).await
     else {
         return false;
     };
@@ -351,6 +477,7 @@ async fn proxy_connect(
     registry: &Registry,
     cfg: &RelayConfig,
     c: &mut Client,
+    caller: &Caller,
     head: &RequestHead,
     authority: Bytes,
 ) {
@@ -359,31 +486,20 @@ async fn proxy_connect(
         authority: Some(authority),
         ..Default::default()
     };
-    let Some(RemoteStream {
-        mut to_tunnel,
-        mut events,
-    }) = route(registry, cfg, c, head, h2, false).await
-    else {
+    let Some(mut stream) = route(registry, cfg, c, caller, head, h2, false).await else {
         return;
     };
-    match compio::time::timeout(cfg.response_timeout, events.next()).await {
-        Ok(Some(StreamEvent::Response { head, .. })) if head.status == 200 => {}
-        Ok(Some(StreamEvent::Response { head, .. })) => {
-            let mut text = Vec::new();
-            while let Some(StreamEvent::Data { data, end_stream }) = events.next().await {
-                text.extend_from_slice(&data[..data.len().min(4096 - text.len().min(4096))]);
-                if end_stream {
-                    break;
-                }
-            }
-            return c.fail(head.status, &String::from_utf8_lossy(&text)).await;
+    match connect::await_answer(&mut stream.events, cfg.response_timeout).await {
+        ConnectAnswer::Open => {}
+        ConnectAnswer::Refused { status, text } => {
+            return c.fail(status, &String::from_utf8_lossy(&text)).await
         }
-        Err(_) => {
+        ConnectAnswer::Timeout => {
             return c
                 .fail(504, "the connector did not open the tunnel in time\n")
                 .await
         }
-        Ok(_) => return c.fail(502, "the connector refused the tunnel\n").await,
+        ConnectAnswer::Failed => return c.fail(502, "the connector refused the tunnel\n").await,
     }
     if !c
         .send(Bytes::from_static(
@@ -393,69 +509,63 @@ async fn proxy_connect(
     {
         return;
     }
-    let Client { rd, wr, buf } = c;
-    let up = async {
-        // Bytes the client pipelined behind the CONNECT head go first.
-        if !buf.is_empty() {
-            let first = buf.split().freeze();
-            if to_tunnel.send(Outbound::Data(first, false)).await.is_err() {
-                return false;
-            }
+    let Client { rd, wr, buf, .. } = c;
+    connect::splice(rd, wr, buf, stream).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(extra: &str) -> RequestHead {
+        let raw = format!("GET http://h.virtual/ HTTP/1.1\r\nhost: h.virtual\r\n{extra}\r\n");
+        http1::parse_request(raw.as_bytes(), &Default::default())
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(
+            bearer_token(b"Bearer abc.def.ghi"),
+            Some(&b"abc.def.ghi"[..])
+        );
+        assert_eq!(bearer_token(b"bearer   t"), Some(&b"t"[..]));
+        for bad in [
+            &b"Basic dXNlcjpw"[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Bearer a b",
+            b"Bearerx t",
+        ] {
+            assert_eq!(bearer_token(bad), None, "{}", String::from_utf8_lossy(bad));
         }
-        loop {
-            buf.reserve(READ_CHUNK);
-            let b = std::mem::take(buf);
-            let BufResult(r, b) = rd.append(b).await;
-            *buf = b;
-            match r {
-                Ok(0) => {
-                    return to_tunnel
-                        .send(Outbound::Data(Bytes::new(), true))
-                        .await
-                        .is_ok();
-                }
-                Ok(_) => {
-                    let chunk = buf.split().freeze();
-                    if to_tunnel.send(Outbound::Data(chunk, false)).await.is_err() {
-                        return false;
-                    }
-                }
-                Err(_) => {
-                    let _ = to_tunnel
-                        .send(Outbound::Reset(crate::proto::Reason::CONNECT_ERROR))
-                        .await;
-                    return false;
-                }
-            }
-        }
-    };
-    let down = async {
-        while let Some(ev) = events.next().await {
-            match ev {
-                StreamEvent::Data { data, end_stream } => {
-                    if !data.is_empty() {
-                        let BufResult(r, _) = wr.write_all(data).await;
-                        if r.is_err() {
-                            return false;
-                        }
-                    }
-                    if end_stream {
-                        let _ = wr.shutdown().await;
-                        return true;
-                    }
-                }
-                _ => return false,
-            }
-        }
-        false
-    };
-    let up = std::pin::pin!(up);
-    let down = std::pin::pin!(down);
-    // A clean half-close in one direction leaves the other running (TCP semantics); a
-    // failure in either ends both, closing the client socket.
-    match futures_util::future::select(down, up).await {
-        futures_util::future::Either::Left((true, up)) => drop(up.await),
-        futures_util::future::Either::Right((true, down)) => drop(down.await),
-        _ => {}
+    }
+
+    #[test]
+    fn credentials_through_the_tunnel() {
+        let h = head(
+            "proxy-authorization: Bearer t\r\nsap-connectivity-authentication: Bearer u\r\n\
+             SAP-Connectivity-Technical-Authentication: Bearer x\r\n\
+             sap-connectivity-scc-location_id: rome\r\nx-kept: 1\r\n",
+        );
+        let names: Vec<String> = h2_fields(&h)
+            .iter()
+            .map(|f| String::from_utf8_lossy(&f.name).into_owned())
+            .collect();
+        // The principal headers travel to the connector (which strips them before the
+        // backend); the proxy credential and the routing header stay here.
+        assert_eq!(
+            names,
+            [
+                "sap-connectivity-authentication",
+                "sap-connectivity-technical-authentication",
+                "x-kept"
+            ]
+        );
+        assert_eq!(location(&h), Ok(Some("rome".to_string())));
+        assert_eq!(location(&head("")), Ok(None));
+        assert!(location(&head("sallyport-location: Rome\r\n")).is_err());
     }
 }

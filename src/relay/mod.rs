@@ -4,9 +4,13 @@
 //! Every thread (one per core) accepts on both listening sockets. A tunnel lives on the
 //! thread that accepted it; front-door connections reach it through the [`Registry`].
 
+pub mod auth;
+pub mod connect;
 pub mod front;
 pub mod registry;
+pub mod socks;
 
+pub use auth::{AuthAudit, Door, FrontAuth, FrontAuthError, LogAudit, TenantAuth};
 pub use registry::{Registry, RouteError};
 
 use crate::io::runtime::{run_threads, IoError, IoMode, ThreadGroup};
@@ -25,10 +29,12 @@ pub struct RelayConfig {
     pub proxy_listener: StdListener,
     /// mTLS server configuration (client certificates required).
     pub tls: Arc<rustls::ServerConfig>,
-    /// The tenant every front-door request belongs to. Authentication of front-door callers
-    /// (JWT) is not built yet, so the operator must name the tenant explicitly
-    /// (`--trusted-tenant`): the door is trusted, and says so.
-    pub tenant: String,
+    /// The SOCKS5 front door, if served.
+    pub socks_listener: Option<StdListener>,
+    /// Who may use the front doors, and which tenant and location they reach.
+    pub auth: FrontAuth,
+    /// Deadline of each SOCKS5 handshake phase (greeting, authentication, request).
+    pub socks_handshake_timeout: Duration,
     /// Front-door head limits (request line, header block).
     pub limits: Limits,
     /// How long a client may take to send a request head.
@@ -52,6 +58,8 @@ pub enum StartError {
     Io(IoError),
     /// A listening socket could not be shared with the worker threads.
     Listener(std::io::Error),
+    /// The front-door authentication settings are refused.
+    Auth(FrontAuthError),
 }
 
 impl std::fmt::Display for StartError {
@@ -59,6 +67,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Io(e) => write!(f, "{e}"),
             StartError::Listener(e) => write!(f, "cannot share the listening socket: {e}"),
+            StartError::Auth(e) => write!(f, "{e}"),
         }
     }
 }
@@ -68,6 +77,7 @@ impl std::error::Error for StartError {}
 /// Starts the relay on `cfg.threads` threads; returns the thread group and the registry (for
 /// tests and status).
 pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartError> {
+    cfg.auth.check().map_err(StartError::Auth)?;
     let registry = Arc::new(Registry::default());
     let threads = cfg.threads.max(1);
     let mut listeners = Vec::with_capacity(threads);
@@ -80,7 +90,11 @@ pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartErro
             .proxy_listener
             .try_clone()
             .map_err(StartError::Listener)?;
-        listeners.push((t, p));
+        let s = match &cfg.socks_listener {
+            Some(l) => Some(l.try_clone().map_err(StartError::Listener)?),
+            None => None,
+        };
+        listeners.push((t, p, s));
     }
     let listeners = std::sync::Mutex::new(listeners);
     let cfg = Arc::new(cfg);
@@ -90,11 +104,14 @@ pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartErro
         let reg = reg.clone();
         let mine = listeners.lock().unwrap_or_else(|p| p.into_inner()).pop();
         async move {
-            let Some((tunnels, proxy)) = mine else { return };
+            let Some((tunnels, proxy, socks)) = mine else {
+                return;
+            };
             tracing::info!(thread = index, %backend, "relay thread serving");
             let tunnels = compio::net::TcpListener::from_std(tunnels);
             let proxy = compio::net::TcpListener::from_std(proxy);
-            let (Ok(tunnels), Ok(proxy)) = (tunnels, proxy) else {
+            let socks = socks.map(compio::net::TcpListener::from_std).transpose();
+            let (Ok(tunnels), Ok(proxy), Ok(socks)) = (tunnels, proxy, socks) else {
                 tracing::error!(thread = index, "cannot register the listening sockets");
                 return;
             };
@@ -102,15 +119,33 @@ pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartErro
             let accept_proxy = async {
                 loop {
                     match proxy.accept().await {
-                        Ok((sock, _)) => {
-                            compio::runtime::spawn(front::serve(reg.clone(), cfg.clone(), sock))
-                                .detach()
-                        }
+                        Ok((sock, peer)) => compio::runtime::spawn(front::serve(
+                            reg.clone(),
+                            cfg.clone(),
+                            sock,
+                            peer,
+                        ))
+                        .detach(),
                         Err(e) => tracing::warn!("front door accept: {e}"),
                     }
                 }
             };
-            futures_util::join!(accept_tunnels, accept_proxy);
+            let accept_socks = async {
+                let Some(socks) = socks else { return };
+                loop {
+                    match socks.accept().await {
+                        Ok((sock, peer)) => compio::runtime::spawn(socks::serve(
+                            reg.clone(),
+                            cfg.clone(),
+                            sock,
+                            peer,
+                        ))
+                        .detach(),
+                        Err(e) => tracing::warn!("SOCKS5 door accept: {e}"),
+                    }
+                }
+            };
+            futures_util::join!(accept_tunnels, accept_proxy, accept_socks);
         }
     })
     .map_err(StartError::Io)?;

@@ -3,13 +3,15 @@
 //! One module per subcommand: each holds its clap `Args` and a `run` that returns a message
 //! naming the problem on failure.
 
+mod audit;
 mod backend;
 mod check_config;
-mod audit;
 mod connector;
 mod demo;
+mod password;
 mod pki;
 mod relay;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,6 +43,10 @@ enum Command {
     CheckConfig(check_config::Args),
     /// Audit trail tools: `audit verify DIR [--cert connector.pem]`.
     Audit(audit::Args),
+    /// Creates a JWT signing key and mints test tokens for the front doors.
+    Token(token::Args),
+    /// Hashes a SOCKS5 user's password (argon2id).
+    Password(password::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +67,8 @@ fn main() -> ExitCode {
         Command::Backend(a) => backend::run(a),
         Command::CheckConfig(a) => check_config::run(a),
         Command::Audit(a) => audit::run(a),
+        Command::Token(a) => token::run(a),
+        Command::Password(a) => password::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 //! `sallyport relay`: the cloud relay.
 
+use sallyport::auth::jwt::DEFAULT_CLOCK_SKEW_SECS;
+use sallyport::auth::{Alg, IdentityProvider, Providers, VerifyKey};
 use sallyport::io::runtime::IoMode;
-use sallyport::relay::RelayConfig;
+use sallyport::relay::{FrontAuth, RelayConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,32 +25,59 @@ pub struct Args {
     /// The HTTP proxy front door.
     #[arg(long, default_value = "127.0.0.1:20003")]
     proxy_listen: String,
-    /// Serve the front door without caller authentication, for this tenant. Required
-    /// until JWT authentication exists: the relay never runs an open door implicitly.
+    /// The SOCKS5 front door (`off` to serve none).
+    #[arg(long, default_value = "127.0.0.1:20004")]
+    socks_listen: String,
+    /// Serve this tenant without caller credentials (both doors). The relay never runs an
+    /// open door implicitly: without this, JWT providers or SOCKS5 users are required.
     #[arg(long)]
-    trusted_tenant: String,
+    trusted_tenant: Option<String>,
     /// Keep-alive PING interval towards the connectors, in seconds; a tunnel is declared dead
     /// after three missed PINGs.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     keepalive_secs: u64,
+    /// Accept JWTs from this issuer (`iss`); needs --jwt-audience and --jwt-key.
+    #[arg(long, requires_all = ["jwt_audience", "jwt_keys"])]
+    jwt_issuer: Option<String>,
+    /// The audience (`aud`) tokens must name.
+    #[arg(long, requires = "jwt_issuer")]
+    jwt_audience: Option<String>,
+    /// A verification key: `[KID=]FILE`, FILE a PEM public key or certificate, or a JWKS
+    /// file (kids from the file). Repeatable.
+    #[arg(long = "jwt-key", requires = "jwt_issuer")]
+    jwt_keys: Vec<String>,
+    /// The claim naming the tenant.
+    #[arg(long, default_value = "zid", requires = "jwt_issuer")]
+    tenant_claim: String,
+    /// A SOCKS5 user `TENANT:USER:PHC` (PHC from `sallyport password hash`). Repeatable.
+    #[arg(long = "socks-user")]
+    socks_users: Vec<String>,
     /// I/O backend.
     #[arg(long, value_enum, default_value = "auto")]
     io: IoMode,
 }
 
 pub fn run(a: Args) -> Result<(), String> {
-    sallyport::tls::check_name("tenant", &a.trusted_tenant).map_err(|e| e.to_string())?;
+    let auth = front_auth(&a)?;
     let tls =
         sallyport::tls::relay_server_config(&a.ca, &a.cert, &a.key).map_err(|e| e.to_string())?;
     let bind = |addr: &str, what: &str| {
         std::net::TcpListener::bind(addr).map_err(|e| format!("{what} {addr}: {e}"))
     };
-    tracing::warn!(tenant = %a.trusted_tenant, "front door runs without caller authentication (--trusted-tenant)");
+    if let Some(t) = &auth.trusted_tenant {
+        tracing::warn!(tenant = %t, "front doors serve this tenant without caller credentials (--trusted-tenant)");
+    }
+    let socks_listener = match a.socks_listen.as_str() {
+        "off" => None,
+        addr => Some(bind(addr, "SOCKS5 listener")?),
+    };
     let (group, _) = sallyport::relay::start(RelayConfig {
         tunnel_listener: bind(&a.tunnel_listen, "tunnel listener")?,
         proxy_listener: bind(&a.proxy_listen, "proxy listener")?,
+        socks_listener,
         tls,
-        tenant: a.trusted_tenant,
+        auth,
+        socks_handshake_timeout: Duration::from_secs(10),
         limits: Default::default(),
         header_timeout: Duration::from_secs(30),
         response_timeout: Duration::from_secs(60),
@@ -59,4 +88,50 @@ pub fn run(a: Args) -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     group.join().map_err(|e| e.to_string())
+}
+
+/// The front-door settings from the command line (the config file route builds the same).
+fn front_auth(a: &Args) -> Result<FrontAuth, String> {
+    let mut auth = FrontAuth {
+        trusted_tenant: a.trusted_tenant.clone(),
+        ..FrontAuth::empty()
+    };
+    if let Some(issuer) = &a.jwt_issuer {
+        let mut keys = Vec::new();
+        for spec in &a.jwt_keys {
+            let (kid, file) = match spec.split_once('=') {
+                Some((kid, file)) => (Some(kid.to_string()), file),
+                None => (None, spec.as_str()),
+            };
+            let text = std::fs::read(file).map_err(|e| format!("--jwt-key {file}: {e}"))?;
+            if text.trim_ascii_start().starts_with(b"{") {
+                keys.extend(VerifyKey::from_jwks(&text).map_err(|e| format!("{file}: {e}"))?);
+            } else {
+                keys.push(VerifyKey::from_pem(&text, kid).map_err(|e| format!("{file}: {e}"))?);
+            }
+        }
+        auth.providers = Providers::new(vec![IdentityProvider {
+            name: issuer.clone(),
+            issuer: issuer.clone(),
+            audience: a.jwt_audience.clone().unwrap_or_default(),
+            algorithms: Alg::ALL.to_vec(),
+            keys,
+            tenant_claim: a.tenant_claim.clone(),
+            clock_skew: DEFAULT_CLOCK_SKEW_SECS,
+        }]);
+    }
+    for spec in &a.socks_users {
+        let mut parts = spec.splitn(3, ':');
+        let (Some(tenant), Some(user), Some(phc)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("--socks-user '{spec}': expected TENANT:USER:PHC"));
+        };
+        auth.tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .users
+            .insert(user.to_string(), phc.to_string());
+    }
+    auth.check().map_err(|e| e.to_string())?;
+    Ok(auth)
 }

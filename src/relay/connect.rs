@@ -1,0 +1,144 @@
+//! CONNECT streams shared by both front doors: waiting for the connector's answer, then
+//! moving bytes both ways between the client socket and the tunnel stream with half-close.
+
+use super::registry::{Outbound, RemoteStream};
+use crate::tunnel::StreamEvent;
+use bytes::{Bytes, BytesMut};
+use compio::buf::BufResult;
+use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::net::TcpStream;
+use futures_channel::mpsc;
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+
+const READ_CHUNK: usize = 64 << 10;
+/// At most this much of a refusal's text body is kept.
+const MAX_REFUSAL_TEXT: usize = 4096;
+
+/// How the connector answered a CONNECT stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConnectAnswer {
+    /// 200: the backend connection is up; bytes may flow.
+    Open,
+    /// Another status, with the start of its text body (the connector says why).
+    Refused {
+        /// The status (403 no mapping, 502 backend unreachable, 504 backend timeout, ...).
+        status: u16,
+        /// Up to 4 KiB of the body.
+        text: Vec<u8>,
+    },
+    /// No answer within the deadline.
+    Timeout,
+    /// The stream was reset or the tunnel closed before an answer.
+    Failed,
+}
+
+/// Waits up to `timeout` for the connector's response head to a CONNECT.
+pub async fn await_answer(
+    events: &mut mpsc::Receiver<StreamEvent>,
+    timeout: Duration,
+) -> ConnectAnswer {
+    match compio::time::timeout(timeout, events.next()).await {
+        Ok(Some(StreamEvent::Response { head, .. })) if head.status == 200 => ConnectAnswer::Open,
+        Ok(Some(StreamEvent::Response { head, end_stream })) => {
+            let mut text = Vec::new();
+            if !end_stream {
+                // The connector's answer is short and ends the stream; bound the wait anyway.
+                let collect = async {
+                    while let Some(StreamEvent::Data { data, end_stream }) = events.next().await {
+                        let room = MAX_REFUSAL_TEXT.saturating_sub(text.len());
+                        text.extend_from_slice(&data[..data.len().min(room)]);
+                        if end_stream {
+                            break;
+                        }
+                    }
+                };
+                let _ = compio::time::timeout(timeout, collect).await;
+            }
+            ConnectAnswer::Refused {
+                status: head.status,
+                text,
+            }
+        }
+        Err(_) => ConnectAnswer::Timeout,
+        Ok(_) => ConnectAnswer::Failed,
+    }
+}
+
+/// Moves bytes between the client (`rd`/`wr`) and an open CONNECT stream until both
+/// directions have ended. `pending` holds bytes the client sent ahead (they go first).
+///
+/// A clean half-close in one direction leaves the other running (TCP semantics); a failure
+/// in either ends both, closing the client socket.
+pub async fn splice(
+    rd: &mut TcpStream,
+    wr: &mut TcpStream,
+    pending: &mut BytesMut,
+    stream: RemoteStream,
+) {
+    let RemoteStream {
+        mut to_tunnel,
+        mut events,
+    } = stream;
+    let up = async {
+        if !pending.is_empty() {
+            let first = pending.split().freeze();
+            if to_tunnel.send(Outbound::Data(first, false)).await.is_err() {
+                return false;
+            }
+        }
+        loop {
+            pending.reserve(READ_CHUNK);
+            let b = std::mem::take(pending);
+            let BufResult(r, b) = rd.append(b).await;
+            *pending = b;
+            match r {
+                Ok(0) => {
+                    return to_tunnel
+                        .send(Outbound::Data(Bytes::new(), true))
+                        .await
+                        .is_ok();
+                }
+                Ok(_) => {
+                    let chunk = pending.split().freeze();
+                    if to_tunnel.send(Outbound::Data(chunk, false)).await.is_err() {
+                        return false;
+                    }
+                }
+                Err(_) => {
+                    let _ = to_tunnel
+                        .send(Outbound::Reset(crate::proto::Reason::CONNECT_ERROR))
+                        .await;
+                    return false;
+                }
+            }
+        }
+    };
+    let down = async {
+        while let Some(ev) = events.next().await {
+            match ev {
+                StreamEvent::Data { data, end_stream } => {
+                    if !data.is_empty() {
+                        let BufResult(r, _) = wr.write_all(data).await;
+                        if r.is_err() {
+                            return false;
+                        }
+                    }
+                    if end_stream {
+                        let _ = wr.shutdown().await;
+                        return true;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
+    };
+    let up = std::pin::pin!(up);
+    let down = std::pin::pin!(down);
+    match futures_util::future::select(down, up).await {
+        futures_util::future::Either::Left((true, up)) => drop(up.await),
+        futures_util::future::Either::Right((true, down)) => drop(down.await),
+        _ => {}
+    }
+}
