@@ -137,7 +137,8 @@ mod tests {
         let mut t = PathTrie::default();
         t.insert(segs("/a/b"), Mark::Subtree, 0).unwrap();
         t.insert(segs("/x"), Mark::Exact, 1).unwrap();
-        t.insert(segs("/d/"), Mark::Below, 2).unwrap();
+        // Compiled from the prefix `/d/`: the trailing empty segment is dropped.
+        t.insert(segs("/d"), Mark::Below, 2).unwrap();
         t.insert(segs("/a/b/c"), Mark::Exact, 3).unwrap();
         let l = |p| t.lookup(segs(p));
         assert_eq!(l("/a/b"), Some(0));
