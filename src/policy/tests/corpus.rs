@@ -107,7 +107,7 @@ fn websocket_only_where_allowed() {
     let ws = |path: &str| {
         policy
             .check_http(&HttpRequest {
-                authority: b"erp.virtual",
+                authority: b"shop.virtual",
                 default_port: 80,
                 path: path.as_bytes(),
                 websocket_upgrade: true,
