@@ -11,9 +11,11 @@ Input layouts (see the targets' doc comments):
   conn_server   [seed u32 LE][knobs] then client bytes after the preface + SETTINGS
   conn_client   [seed u32 LE][knobs] then server bytes after its SETTINGS
   roundtrip     arbitrary bytes (interpreted by `arbitrary`)
+  path_check    [knob] then a request path (the GET cases of tests/data/bypass_corpus.txt)
 """
 
 import json
+import re
 import os
 import random
 import struct
@@ -258,6 +260,15 @@ def main():
         write("roundtrip", "random-%d" % i, bytes(rng.randrange(256) for _ in range(64 << i)))
     write("roundtrip", "frames-all", b"".join(every.values()))
     write("roundtrip", "rfc-c4", b"".join(c4))
+
+    # ---------------------------------------------------------------- path_check
+    corpus = os.path.join(HERE, "..", "tests", "data", "bypass_corpus.txt")
+    with open(corpus, encoding="utf-8") as f:
+        paths = [l.rstrip("\n").split("\t")[3] for l in f if l.startswith("GET\t")]
+    for i, p in enumerate(paths):
+        raw = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), p).encode("latin-1")
+        write("path_check", "bypass-%02d" % i, bytes([0]) + raw)
+    write("path_check", "websocket", b"\x80/ws/feed?x=1")
 
 
 if __name__ == "__main__":
