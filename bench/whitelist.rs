@@ -65,7 +65,7 @@ fn requests(rules: usize, hosts: usize) -> Vec<(String, String)> {
             let host = format!("Host{}.virtual", (i * 7) % hosts);
             // A prefix rule (r % 3 != 0) somewhere in this host's set.
             let mut r = (i * 7919) % per_host;
-            if r % 3 == 0 {
+            while r % 3 == 0 {
                 r = (r + 1) % per_host;
             }
             let base = rule_path(r);
