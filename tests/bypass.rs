@@ -241,8 +241,11 @@ fn corpus_through_relay_and_connector() {
             let mut head = format!("GET http://{}", c.authority).into_bytes();
             head.extend_from_slice(&c.target);
             head.extend_from_slice(
-                format!(" HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n", c.authority)
-                    .as_bytes(),
+                format!(
+                    " HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+                    c.authority
+                )
+                .as_bytes(),
             );
             proxy_request(env.stack.proxy, &head).0
         };
@@ -256,15 +259,21 @@ fn corpus_through_relay_and_connector() {
             let http_after = env.http.bytes.load(Ordering::SeqCst);
             let tcp_after = env.tcp.connections.load(Ordering::SeqCst);
             if http_after != http_before || tcp_after != tcp_before {
-                wrong.push(format!("{what}: refused but a backend received bytes: {new_lines:?}"));
+                wrong.push(format!(
+                    "{what}: refused but a backend received bytes: {new_lines:?}"
+                ));
             }
         } else if !c.connect {
             let want = format!("GET {} HTTP/1.1", String::from_utf8_lossy(&c.target));
             if new_lines != [want.clone()] {
-                wrong.push(format!("{what}: backend saw {new_lines:?}, expected [{want:?}]"));
+                wrong.push(format!(
+                    "{what}: backend saw {new_lines:?}, expected [{want:?}]"
+                ));
             }
         } else if env.tcp.connections.load(Ordering::SeqCst) != tcp_before + 1 {
-            wrong.push(format!("{what}: admitted but the TCP backend saw no connection"));
+            wrong.push(format!(
+                "{what}: admitted but the TCP backend saw no connection"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -290,13 +299,22 @@ fn host_in_header_and_location_rewrite_end_to_end() {
     );
     assert_eq!(status, 200, "{seen}");
     assert!(seen.contains("\r\nhost: shop.virtual\r\n"), "{seen}");
-    assert!(!seen.to_ascii_lowercase().contains("x-forwarded-host"), "{seen}");
+    assert!(
+        !seen.to_ascii_lowercase().contains("x-forwarded-host"),
+        "{seen}"
+    );
     // Internal: the backend sees its own name, the virtual one in X-Forwarded-Host.
     let (status, seen) = get("http://int.virtual/anything", "int.virtual", "");
     assert_eq!(status, 200, "{seen}");
     let port = env.http.addr.port();
-    assert!(seen.contains(&format!("\r\nhost: localhost:{port}\r\n")), "{seen}");
-    assert!(seen.contains("\r\nx-forwarded-host: int.virtual\r\n"), "{seen}");
+    assert!(
+        seen.contains(&format!("\r\nhost: localhost:{port}\r\n")),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("\r\nx-forwarded-host: int.virtual\r\n"),
+        "{seen}"
+    );
 
     // Redirects to the internal address come back pointing at the virtual host.
     let mut s = TcpStream::connect(proxy).unwrap();
@@ -318,7 +336,10 @@ fn host_in_header_and_location_rewrite_end_to_end() {
         let head = read_head(&mut s);
         assert!(head.starts_with("HTTP/1.1 302"), "{head}");
         assert!(head.to_ascii_lowercase().contains(want), "{url}: {head}");
-        assert!(!head.contains("127.0.0.1") && !head.contains("localhost"), "{head}");
+        assert!(
+            !head.contains("127.0.0.1") && !head.contains("localhost"),
+            "{head}"
+        );
     }
 }
 
@@ -411,18 +432,27 @@ fn corpus_straight_into_the_connector() {
             if !c.connect {
                 head.path = Some(bytes::Bytes::from(c.target.clone()));
             }
-            let what = format!("{} {} {:?}", &*String::from_utf8_lossy(&head.method), c.authority, String::from_utf8_lossy(&c.target));
+            let what = format!(
+                "{} {} {:?}",
+                &*String::from_utf8_lossy(&head.method),
+                c.authority,
+                String::from_utf8_lossy(&c.target)
+            );
             // The codec refuses to send some heads at all (that is a refusal too).
             let status = match tunnel.open(&head, !c.connect) {
                 Err(_) => 400,
                 Ok(stream) => {
                     let (status, mut done) = match stream.next().await {
-                        Some(StreamEvent::Response { head, end_stream }) => (head.status, end_stream),
+                        Some(StreamEvent::Response { head, end_stream }) => {
+                            (head.status, end_stream)
+                        }
                         // Reset by the peer's codec: malformed, refused before the policy.
                         _ => (400, true),
                     };
                     if c.connect && status == 200 {
-                        let _ = stream.send_data(bytes::Bytes::from_static(b"ping"), true).await;
+                        let _ = stream
+                            .send_data(bytes::Bytes::from_static(b"ping"), true)
+                            .await;
                     }
                     let drain = async {
                         while !done {
@@ -447,12 +477,16 @@ fn corpus_straight_into_the_connector() {
                 if http.bytes.load(Ordering::SeqCst) != before.0
                     || tcp.connections.load(Ordering::SeqCst) != before.1
                 {
-                    wrong.push(format!("{what}: refused but a backend received bytes {lines:?}"));
+                    wrong.push(format!(
+                        "{what}: refused but a backend received bytes {lines:?}"
+                    ));
                 }
             } else if !c.connect {
                 let want = format!("GET {} HTTP/1.1", String::from_utf8_lossy(&c.target));
                 if lines != [want.clone()] {
-                    wrong.push(format!("{what}: backend saw {lines:?}, expected [{want:?}]"));
+                    wrong.push(format!(
+                        "{what}: backend saw {lines:?}, expected [{want:?}]"
+                    ));
                 }
             }
         }

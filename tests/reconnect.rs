@@ -4,9 +4,9 @@
 //! identity from the certificate, a client-role tunnel).
 
 use sallyport::connector::{self, BackendTimeouts, ConnectorConfig};
-use sallyport::policy::{parse_map_line, SubaccountPolicy};
 use sallyport::demo::backends;
 use sallyport::io::runtime::IoMode;
+use sallyport::policy::{parse_map_line, SubaccountPolicy};
 use sallyport::proto::h2::{Config, RequestHead, Role};
 use sallyport::tls::Identity;
 use sallyport::tunnel::{StreamEvent, TlsTransport, Tunnel};

@@ -357,7 +357,15 @@ async fn forward_http(
             return answer(&stream, 502, &format!("backend reset{why}: {e}\n")).await;
         }
     }
-    relay_response(ctx, stream, backend, admitted, &pool_key, method == Method::Head).await;
+    relay_response(
+        ctx,
+        stream,
+        backend,
+        admitted,
+        &pool_key,
+        method == Method::Head,
+    )
+    .await;
 }
 
 async fn relay_response(

@@ -6,8 +6,8 @@ pub mod backends;
 pub mod client;
 
 use crate::connector::{self, BackendTimeouts, ConnectorConfig};
-use crate::policy::{parse_map_line, SubaccountPolicy, SystemSpec};
 use crate::io::runtime::IoMode;
+use crate::policy::{parse_map_line, SubaccountPolicy, SystemSpec};
 use crate::relay::{self, Registry, RelayConfig};
 use crate::tls::Identity;
 use std::net::{SocketAddr, TcpListener};

@@ -84,10 +84,7 @@ impl Admitted {
 
     /// The matched resource's path as configured, for the audit record (`None` for CONNECT).
     pub fn rule(&self) -> Option<&str> {
-        self.system
-            .rules
-            .get(self.rule? as usize)
-            .map(|r| &*r.path)
+        self.system.rules.get(self.rule? as usize).map(|r| &*r.path)
     }
 
     /// Index of the system in the configuration it was compiled from.

@@ -77,7 +77,10 @@ impl fmt::Display for PolicyError {
                 "internal host is not usable ({why}); write a host name or an IP address"
             ),
             PolicyErrorKind::BadPort(p) => {
-                write!(f, "port '{p}' is invalid; ports are 1-65535, ranges ascending")
+                write!(
+                    f,
+                    "port '{p}' is invalid; ports are 1-65535, ranges ascending"
+                )
             }
             PolicyErrorKind::Overlap { other } => write!(
                 f,

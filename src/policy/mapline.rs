@@ -58,7 +58,10 @@ pub fn parse_map_line(line: &str) -> Result<SystemSpec, MapLineError> {
     let split = |s: &str| -> Result<(String, PortSpec), MapLineError> {
         let (host, port) = s.rsplit_once(':').ok_or_else(err)?;
         let port: PortSpec = port.parse().map_err(|_| err())?;
-        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         if host.is_empty() {
             return Err(err());
         }

@@ -206,9 +206,7 @@ impl SubaccountPolicy {
             return Err(Denial::NoSuchSystem);
         }
         let mut lower = [0u8; 256];
-        let host = lower
-            .get_mut(..hp.host.len())
-            .ok_or(Denial::BadAuthority)?;
+        let host = lower.get_mut(..hp.host.len()).ok_or(Denial::BadAuthority)?;
         host.copy_from_slice(hp.host.as_bytes());
         host.make_ascii_lowercase();
         let host = std::str::from_utf8(host).map_err(|_| Denial::BadAuthority)?;

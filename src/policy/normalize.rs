@@ -265,7 +265,10 @@ fn hex(b: u8) -> Option<u8> {
 
 /// The byte a well-formed `%XX` at `at` encodes.
 fn escape_at(raw: &[u8], at: usize) -> Result<u8, PathError> {
-    match (raw.get(at + 1).copied().and_then(hex), raw.get(at + 2).copied().and_then(hex)) {
+    match (
+        raw.get(at + 1).copied().and_then(hex),
+        raw.get(at + 2).copied().and_then(hex),
+    ) {
         (Some(h), Some(l)) => Ok(h << 4 | l),
         _ => Err(PathError::BadEscape { at }),
     }
@@ -338,7 +341,10 @@ fn decode_path(path: &[u8]) -> Result<Box<str>, PathError> {
             let d = escape_at(path, at)?;
             // `%25` then two hex digits: the escape an escape would decode to.
             let next_is_escape = matches!(
-                (path.get(at + 3).copied().and_then(hex), path.get(at + 4).copied().and_then(hex)),
+                (
+                    path.get(at + 3).copied().and_then(hex),
+                    path.get(at + 4).copied().and_then(hex)
+                ),
                 (Some(_), Some(_))
             );
             if d == b'%' && next_is_escape {
@@ -356,7 +362,8 @@ fn decode_path(path: &[u8]) -> Result<Box<str>, PathError> {
             seg_bytes.push(d);
             j += 3;
         }
-        let text = std::str::from_utf8(&seg_bytes).map_err(|_| PathError::InvalidUtf8 { at: start })?;
+        let text =
+            std::str::from_utf8(&seg_bytes).map_err(|_| PathError::InvalidUtf8 { at: start })?;
         if i > 0 {
             out.push('/');
         }

@@ -103,7 +103,11 @@ impl PathTrie {
             if let Some(r) = node.below.or(node.subtree) {
                 best = Some(r);
             }
-            match node.children.get(seg).and_then(|&c| self.nodes.get(c as usize)) {
+            match node
+                .children
+                .get(seg)
+                .and_then(|&c| self.nodes.get(c as usize))
+            {
                 Some(child) => node = child,
                 None => return best,
             }
@@ -144,7 +148,11 @@ mod tests {
         assert_eq!(l("/a/b"), Some(0));
         assert_eq!(l("/a/b/"), Some(0));
         assert_eq!(l("/a/b/z/y"), Some(0));
-        assert_eq!(l("/a/b/c"), Some(3), "the more specific exact resource decides");
+        assert_eq!(
+            l("/a/b/c"),
+            Some(3),
+            "the more specific exact resource decides"
+        );
         assert_eq!(l("/a/b/c/d"), Some(0));
         assert_eq!(l("/a/bc"), None);
         assert_eq!(l("/a"), None);

@@ -1,8 +1,8 @@
 //! `sallyport connector`: the on-premise connector.
 
 use sallyport::connector::{BackendTimeouts, ConnectorConfig};
-use sallyport::policy::{parse_map_line, SubaccountPolicy};
 use sallyport::io::runtime::IoMode;
+use sallyport::policy::{parse_map_line, SubaccountPolicy};
 use std::path::PathBuf;
 use std::time::Duration;
 

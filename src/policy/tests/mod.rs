@@ -94,11 +94,18 @@ fn every_path_error_is_produced() {
 #[test]
 fn accepted_paths_keep_their_bytes_and_decode_segments() {
     let p = check_path(b"/a/caf%C3%A9/x%20y/?q=%2e%2e/..;#").err();
-    assert_eq!(p, Some(PathError::Fragment { at: 32 }), "# is refused in the query too");
+    assert_eq!(
+        p,
+        Some(PathError::Fragment { at: 32 }),
+        "# is refused in the query too"
+    );
     let p = check_path(b"/a/caf%C3%A9/x%20y/?q=%2e%2e/..;").unwrap();
     assert_eq!(&p.raw()[..], b"/a/caf%C3%A9/x%20y/?q=%2e%2e/..;");
     assert_eq!(p.decoded(), "/a/caf\u{e9}/x y/");
-    assert_eq!(p.segments().collect::<Vec<_>>(), ["a", "caf\u{e9}", "x y", ""]);
+    assert_eq!(
+        p.segments().collect::<Vec<_>>(),
+        ["a", "caf\u{e9}", "x y", ""]
+    );
     assert_eq!(p.query(), Some(&b"q=%2e%2e/..;"[..]));
     let root = check_path(b"/").unwrap();
     assert_eq!(root.segments().count(), 0);
@@ -271,7 +278,11 @@ fn every_denial_is_produced_with_its_status() {
         (get("[::1]", "/api"), Denial::NoSuchSystem, 403),
         (get("erp.virtual", "/api-x"), Denial::NotWhitelisted, 403),
         (get("erp.virtual", "/off"), Denial::NotWhitelisted, 403),
-        (get("erp.virtual", "/exact/sub"), Denial::NotWhitelisted, 403),
+        (
+            get("erp.virtual", "/exact/sub"),
+            Denial::NotWhitelisted,
+            403,
+        ),
         (get("ldap.virtual:389", "/"), Denial::WrongProtocol, 405),
         (
             HttpRequest {
@@ -294,10 +305,22 @@ fn every_denial_is_produced_with_its_status() {
         .map(|a| p.check_http(&get(a, "/api")).unwrap_err().to_string())
         .collect();
     assert!(texts.iter().all(|t| *t == texts[0]), "{texts:?}");
-    assert_eq!(p.check_connect(b"erp.virtual:80").err(), Some(Denial::WrongProtocol));
-    assert_eq!(p.check_connect(b"ldap.virtual").err(), Some(Denial::BadAuthority));
-    assert_eq!(p.check_connect(b"10.0.0.5:1389").err(), Some(Denial::NoSuchSystem));
-    assert_eq!(p.check_connect(b"ldap.virtual:391").err(), Some(Denial::NoSuchSystem));
+    assert_eq!(
+        p.check_connect(b"erp.virtual:80").err(),
+        Some(Denial::WrongProtocol)
+    );
+    assert_eq!(
+        p.check_connect(b"ldap.virtual").err(),
+        Some(Denial::BadAuthority)
+    );
+    assert_eq!(
+        p.check_connect(b"10.0.0.5:1389").err(),
+        Some(Denial::NoSuchSystem)
+    );
+    assert_eq!(
+        p.check_connect(b"ldap.virtual:391").err(),
+        Some(Denial::NoSuchSystem)
+    );
 }
 
 #[test]
@@ -308,7 +331,9 @@ fn admissions_carry_what_is_forwarded() {
     assert!(p.uses_tls(), "ldap.virtual is ldaps");
     assert!(SubaccountPolicy::compile(&[]).unwrap().is_empty());
 
-    let a = p.check_http(&get("ERP.Virtual:80", "/api/x%20y?q=1")).unwrap();
+    let a = p
+        .check_http(&get("ERP.Virtual:80", "/api/x%20y?q=1"))
+        .unwrap();
     assert_eq!(a.virtual_host(), "erp.virtual");
     assert_eq!(a.virtual_port(), 80);
     assert_eq!(a.internal_host(), "10.0.0.5");
@@ -349,16 +374,29 @@ fn host_in_header_and_location_rewrite() {
     let p = SubaccountPolicy::compile(&[sys, v6]).unwrap();
     let a = p.check_http(&get("erp.virtual:8000", "/x")).unwrap();
     assert_eq!(&a.host_header()[..], b"ERP-Backend.corp:8080");
-    assert_eq!(a.forwarded_host().as_deref(), Some(&b"erp.virtual:8000"[..]));
+    assert_eq!(
+        a.forwarded_host().as_deref(),
+        Some(&b"erp.virtual:8000"[..])
+    );
     let rw = |v: &str| a.rewrite_location(v.as_bytes()).map(|b| b.to_vec());
     let some = |v: &str| Some(v.as_bytes().to_vec());
     assert_eq!(
         rw("http://erp-backend.corp:8080/login?next=/a"),
         some("http://erp.virtual:8000/login?next=/a")
     );
-    assert_eq!(rw("HTTP://ERP-BACKEND.CORP:8080"), some("http://erp.virtual:8000"));
-    assert_eq!(rw("//erp-backend.corp:8080/x"), some("//erp.virtual:8000/x"));
-    assert_eq!(rw("http://erp-backend.corp/x"), None, "port 80 is another system");
+    assert_eq!(
+        rw("HTTP://ERP-BACKEND.CORP:8080"),
+        some("http://erp.virtual:8000")
+    );
+    assert_eq!(
+        rw("//erp-backend.corp:8080/x"),
+        some("//erp.virtual:8000/x")
+    );
+    assert_eq!(
+        rw("http://erp-backend.corp/x"),
+        None,
+        "port 80 is another system"
+    );
     assert_eq!(rw("http://other.corp:8080/x"), None);
     assert_eq!(rw("/relative"), None);
     assert_eq!(rw("http://user@erp-backend.corp:8080/"), None);

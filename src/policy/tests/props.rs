@@ -40,8 +40,26 @@ fn valid_path() -> impl Strategy<Value = String> {
 
 /// Tokens that make any path ambiguous wherever they appear in the path part.
 const ANYWHERE: &[&str] = &[
-    "%2e%2e", "%2E", "%252e", "%2f", "%2F", "%5c", "\\", ";", "..;", "//", "%00", "%0a", "%c0%af",
-    "%41", "#", " ", "%", "%g0", "%e0%80%ae", "\u{e9}",
+    "%2e%2e",
+    "%2E",
+    "%252e",
+    "%2f",
+    "%2F",
+    "%5c",
+    "\\",
+    ";",
+    "..;",
+    "//",
+    "%00",
+    "%0a",
+    "%c0%af",
+    "%41",
+    "#",
+    " ",
+    "%",
+    "%g0",
+    "%e0%80%ae",
+    "\u{e9}",
 ];
 /// Segments that are ambiguous as whole segments.
 const AS_SEGMENT: &[&str] = &[".", ".."];
