@@ -150,7 +150,8 @@ impl SubaccountPolicy {
         if !system.protocol.is_http() {
             return Err(Denial::WrongProtocol);
         }
-        let path = check_path(req.path).map_err(Denial::BadPath)?;
+        // Decide on the path where it lies; copy it only once admitted.
+        let path = normalize::check_view(req.path).map_err(Denial::BadPath)?;
         let rule = system
             .trie
             .lookup(path.segments())
@@ -163,7 +164,7 @@ impl SubaccountPolicy {
             system.clone(),
             port,
             req.default_port,
-            Some(path),
+            Some(path.into_checked()),
             Some(rule),
         ))
     }

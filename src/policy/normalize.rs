@@ -180,12 +180,7 @@ impl CheckedPath {
 
     /// The decoded path, without the query (`/`-separated; starts with `/`).
     pub fn decoded(&self) -> &str {
-        match &self.decoded {
-            Some(d) => d,
-            // The path part is printable ASCII (checked), hence UTF-8.
-            None => std::str::from_utf8(self.raw.get(..self.path_len).unwrap_or_default())
-                .unwrap_or_default(),
-        }
+        decoded_or_raw(self.decoded.as_deref(), &self.raw, self.path_len)
     }
 
     /// The query (after `?`, raw), if there is one.
@@ -196,10 +191,50 @@ impl CheckedPath {
     /// The decoded segments: `/` has none, `/a/b` has `a`, `b`; a trailing `/` adds one
     /// empty last segment (`/a/` has `a`, ``).
     pub fn segments(&self) -> Segments<'_> {
-        let rest = self.decoded().strip_prefix('/').unwrap_or_default();
-        Segments {
-            inner: (!rest.is_empty()).then(|| rest.split('/')),
+        segments_of(self.decoded())
+    }
+}
+
+/// A path checked where it lies, before any copy: the policy decides on it and copies only
+/// what it admits.
+pub(crate) struct PathView<'a> {
+    raw: &'a [u8],
+    path_len: usize,
+    decoded: Option<Box<str>>,
+}
+
+impl PathView<'_> {
+    /// See [`CheckedPath::segments`].
+    pub(crate) fn segments(&self) -> Segments<'_> {
+        segments_of(decoded_or_raw(
+            self.decoded.as_deref(),
+            self.raw,
+            self.path_len,
+        ))
+    }
+
+    /// Copies the checked bytes into a [`CheckedPath`].
+    pub(crate) fn into_checked(self) -> CheckedPath {
+        CheckedPath {
+            raw: Bytes::copy_from_slice(self.raw),
+            path_len: self.path_len,
+            decoded: self.decoded,
         }
+    }
+}
+
+fn decoded_or_raw<'a>(decoded: Option<&'a str>, raw: &'a [u8], path_len: usize) -> &'a str {
+    match decoded {
+        Some(d) => d,
+        // The path part is printable ASCII (checked), hence UTF-8.
+        None => std::str::from_utf8(raw.get(..path_len).unwrap_or_default()).unwrap_or_default(),
+    }
+}
+
+fn segments_of(decoded: &str) -> Segments<'_> {
+    let rest = decoded.strip_prefix('/').unwrap_or_default();
+    Segments {
+        inner: (!rest.is_empty()).then(|| rest.split('/')),
     }
 }
 
@@ -225,7 +260,19 @@ pub fn check_path(raw: &[u8]) -> Result<CheckedPath, PathError> {
 
 /// [`check_path`] without the copy: the `Bytes` are kept as they are.
 pub fn check_path_bytes(raw: Bytes) -> Result<CheckedPath, PathError> {
-    let path_len = check_bytes(&raw)?;
+    let PathView {
+        path_len, decoded, ..
+    } = check_view(&raw)?;
+    Ok(CheckedPath {
+        raw,
+        path_len,
+        decoded,
+    })
+}
+
+/// [`check_path`] in place.
+pub(crate) fn check_view(raw: &[u8]) -> Result<PathView<'_>, PathError> {
+    let path_len = check_bytes(raw)?;
     let path = raw.get(..path_len).unwrap_or_default();
     let decoded = if path.contains(&b'%') {
         Some(decode_path(path)?)
@@ -233,7 +280,7 @@ pub fn check_path_bytes(raw: Bytes) -> Result<CheckedPath, PathError> {
         check_segments(path)?;
         None
     };
-    Ok(CheckedPath {
+    Ok(PathView {
         raw,
         path_len,
         decoded,
