@@ -541,3 +541,25 @@ async fn copy_until_close(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_websocket_upgrade;
+    use crate::proto::h2::{field, RequestHead};
+    use bytes::Bytes;
+
+    #[test]
+    fn websocket_upgrades_are_recognised() {
+        let plain = RequestHead::new("GET", "http", "a.virtual", "/");
+        assert!(!is_websocket_upgrade(&plain));
+        let mut upgrade = plain.clone();
+        upgrade.fields.push(field("upgrade", "h2c, WebSocket"));
+        assert!(is_websocket_upgrade(&upgrade));
+        let mut other = plain.clone();
+        other.fields.push(field("upgrade", "websocketx"));
+        assert!(!is_websocket_upgrade(&other));
+        let mut extended = RequestHead::new("CONNECT", "http", "a.virtual", "/chat");
+        extended.protocol = Some(Bytes::from_static(b"websocket"));
+        assert!(is_websocket_upgrade(&extended));
+    }
+}
