@@ -419,3 +419,10 @@ fn host_in_header_and_location_rewrite() {
         Some(&b"https://v6.virtual:80/x"[..])
     );
 }
+
+#[test]
+fn the_policy_is_shareable_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<SubaccountPolicy>();
+    shareable::<Admitted>();
+}
