@@ -14,9 +14,11 @@ Input layouts (see the targets' doc comments):
   config_parse  a TOML file (the examples/ configurations and broken variants)
   socks5        [max_jwt / 16] then one SOCKS5 message
   jwt           [mode] then a token, or (mode 1) header 0xff payload to sign
+  path_check    [knob] then a request path (the GET cases of tests/data/bypass_corpus.txt)
 """
 
 import json
+import re
 import os
 import random
 import struct
@@ -310,6 +312,14 @@ def main():
     write("roundtrip", "rfc-c4", b"".join(c4))
 
     config_seeds()
+    # ---------------------------------------------------------------- path_check
+    corpus = os.path.join(HERE, "..", "tests", "data", "bypass_corpus.txt")
+    with open(corpus, encoding="utf-8") as f:
+        paths = [l.rstrip("\n").split("\t")[3] for l in f if l.startswith("GET\t")]
+    for i, p in enumerate(paths):
+        raw = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), p).encode("latin-1")
+        write("path_check", "bypass-%02d" % i, bytes([0]) + raw)
+    write("path_check", "websocket", b"\x80/ws/feed?x=1")
 
 
 if __name__ == "__main__":

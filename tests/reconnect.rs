@@ -3,9 +3,10 @@
 //! relay side is played by the test with the same building blocks the relay uses (mTLS accept,
 //! identity from the certificate, a client-role tunnel).
 
-use sallyport::connector::{self, BackendTimeouts, ConnectorConfig, SystemMap};
+use sallyport::connector::{self, BackendTimeouts, ConnectorConfig};
 use sallyport::demo::backends;
 use sallyport::io::runtime::IoMode;
+use sallyport::policy::{parse_map_line, SubaccountPolicy};
 use sallyport::proto::h2::{Config, RequestHead, Role};
 use sallyport::tls::Identity;
 use sallyport::tunnel::{StreamEvent, TlsTransport, Tunnel};
@@ -37,8 +38,7 @@ fn pki() -> Pki {
 /// system mapped by `map`.
 fn start_connector(pki: &Pki, relay: SocketAddr, map: &str) {
     let f = |n: &str| pki.dir.join(n);
-    let mut systems = SystemMap::default();
-    systems.insert(SystemMap::parse_line(map).unwrap()).unwrap();
+    let policy = SubaccountPolicy::compile(&[parse_map_line(map).unwrap()]).unwrap();
     connector::start(ConnectorConfig {
         relay: relay.to_string(),
         relay_name: rustls::pki_types::ServerName::try_from("localhost")
@@ -51,7 +51,7 @@ fn start_connector(pki: &Pki, relay: SocketAddr, map: &str) {
         )
         .unwrap(),
         tunnels: 1,
-        systems,
+        policy: Arc::new(policy),
         keepalive: Duration::from_secs(1),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(2),

@@ -6,8 +6,8 @@
 //! framing); backend bytes are read into a `BytesMut` whose filled part is split off and
 //! frozen into the `Bytes` the tunnel sends.
 
-use super::mapping::{Protocol, SystemMap};
 use super::pool::Pool;
+use crate::policy::{Admitted, HttpRequest, SubaccountPolicy};
 use crate::proto::h2::{field, RequestHead, ResponseHead};
 use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits, Method};
 use crate::proto::Reason;
@@ -16,6 +16,7 @@ use crate::tunnel::{TransportRead, TransportWrite};
 use bytes::{Bytes, BytesMut};
 use compio::net::TcpStream;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Timeouts towards backends.
@@ -29,8 +30,8 @@ pub struct BackendTimeouts {
 
 /// Everything a stream handler needs; one per thread.
 pub struct Context {
-    /// The mapping of this connector's subaccount.
-    pub systems: SystemMap,
+    /// The compiled policy of this connector's subaccount: systems and path whitelists.
+    pub policy: Arc<SubaccountPolicy>,
     /// Idle backend connections.
     pub pool: Pool,
     /// Backend timeouts.
@@ -97,28 +98,58 @@ const PRINCIPAL_HEADERS: [&[u8]; 2] = [
     b"sap-connectivity-technical-authentication",
 ];
 
-/// Serves one stream to the end.
+/// Serves one stream to the end. Every stream passes the policy first; only the token it
+/// returns lets [`connect`] reach a backend.
 pub async fn serve(ctx: Rc<Context>, stream: StreamHandle, head: RequestHead, end_stream: bool) {
     let authority = head.authority.clone().unwrap_or_default();
+    if head.is_connect() {
+        return match ctx.policy.check_connect(&authority) {
+            Ok(admitted) => tunnel_tcp(&ctx, stream, &admitted).await,
+            Err(denial) => deny(&stream, denial).await,
+        };
+    }
     let default_port = if head.scheme.as_deref() == Some(&b"https"[..]) {
         443
     } else {
         80
     };
-    let Some(system) = ctx.systems.lookup(&authority, default_port).cloned() else {
-        let text = format!(
-            "no system mapped for {}: the connector only serves its mapped virtual hosts\n",
-            String::from_utf8_lossy(&authority)
-        );
-        return answer(&stream, 403, &text).await;
+    let path = head.path.clone().unwrap_or_default();
+    let req = HttpRequest {
+        authority: &authority,
+        default_port,
+        path: &path,
+        websocket_upgrade: is_websocket_upgrade(&head),
     };
-    match (head.is_connect(), system.protocol) {
-        (true, Protocol::Tcp | Protocol::Tcps) => tunnel_tcp(&ctx, stream, &system).await,
-        (false, Protocol::Http | Protocol::Https) => {
-            forward_http(&ctx, stream, head, end_stream, &system).await
-        }
-        _ => answer(&stream, 405, "this system is mapped for another protocol\n").await,
+    let admitted = match ctx.policy.check_http(&req) {
+        Ok(a) => a,
+        Err(denial) => return deny(&stream, denial).await,
+    };
+    if head.protocol.is_some() || &head.method[..] == b"CONNECT" {
+        // Extended CONNECT (RFC 8441) passed the whitelist, but the HTTP/1.1 upgrade it
+        // needs towards the backend is not implemented.
+        return answer(&stream, 501, "websocket forwarding is not supported yet\n").await;
     }
+    forward_http(&ctx, stream, head, end_stream, &admitted).await
+}
+
+/// A WebSocket upgrade: extended CONNECT with `:protocol websocket`, or an `upgrade` field
+/// naming `websocket`.
+fn is_websocket_upgrade(head: &RequestHead) -> bool {
+    let names_websocket = |v: &[u8]| {
+        v.split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    };
+    head.protocol.as_deref().is_some_and(names_websocket)
+        || head
+            .fields
+            .iter()
+            .any(|f| &f.name[..] == b"upgrade" && names_websocket(&f.value))
+}
+
+/// Answers a refused request with the denial's status and short reason.
+async fn deny(stream: &StreamHandle, denial: crate::policy::Denial) {
+    tracing::debug!(%denial, "request refused by policy");
+    answer(stream, denial.status(), &format!("{}\n", denial.reason())).await
 }
 
 /// A short plain-text answer that ends the stream.
@@ -136,15 +167,17 @@ async fn answer(stream: &StreamHandle, status: u16, text: &str) {
     }
 }
 
-async fn connect(ctx: &Context, system: &super::mapping::System) -> Result<BackendConn, String> {
-    let addr = system.internal.as_str();
+/// Connects to the backend the token names; nothing else can name an address.
+async fn connect(ctx: &Context, admitted: &Admitted) -> Result<BackendConn, String> {
+    let host = admitted.internal_host();
+    let addr = (host, admitted.internal_port());
     let tcp = match compio::time::timeout(ctx.timeouts.connect, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(e.to_string()),
         Err(_) => return Err(format!("no answer within {:?}", ctx.timeouts.connect)),
     };
     let _ = tcp.set_nodelay(true);
-    if !matches!(system.protocol, Protocol::Https | Protocol::Tcps) {
+    if !admitted.protocol().uses_tls() {
         let (r, w) = crate::tunnel::Transport::split(crate::tunnel::TcpTransport(tcp));
         return Ok(BackendConn {
             rd: BackendRead::Tcp(r),
@@ -155,8 +188,6 @@ async fn connect(ctx: &Context, system: &super::mapping::System) -> Result<Backe
         .backend_tls
         .clone()
         .ok_or("no backend trust store is configured for TLS systems")?;
-    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| format!("'{host}' is not a valid TLS server name: {e}"))?;
     let (r, w) = crate::io::tls::connect(tcp, cfg, name, ctx.timeouts.connect)
@@ -168,8 +199,8 @@ async fn connect(ctx: &Context, system: &super::mapping::System) -> Result<Backe
     })
 }
 
-async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, system: &super::mapping::System) {
-    let backend = match connect(ctx, system).await {
+async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, admitted: &Admitted) {
+    let backend = match connect(ctx, admitted).await {
         Ok(s) => s,
         Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
     };
@@ -236,11 +267,15 @@ async fn forward_http(
     stream: StreamHandle,
     head: RequestHead,
     end_stream: bool,
-    system: &super::mapping::System,
+    admitted: &Admitted,
 ) {
-    let (mut backend, reused) = match ctx.pool.take(&system.internal) {
+    let Some(path) = admitted.path() else {
+        return answer(&stream, 500, "admitted without a path\n").await;
+    };
+    let pool_key = admitted.internal_authority();
+    let (mut backend, reused) = match ctx.pool.take(&pool_key) {
         Some(b) => (b, true),
-        None => match connect(ctx, system).await {
+        None => match connect(ctx, admitted).await {
             Ok(b) => (b, false),
             Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
         },
@@ -258,23 +293,27 @@ async fn forward_http(
             None => BodyKind::Chunked,
         }
     };
-    let path = head
-        .path
-        .clone()
-        .unwrap_or_else(|| Bytes::from_static(b"/"));
-    let host = head.authority.clone().unwrap_or_default();
+    // Exactly the path the policy checked; `Host` and `X-Forwarded-Host` per the system.
+    // The connector owns `X-Forwarded-Host`: a client's own is never passed on.
+    let host = admitted.host_header();
+    let forwarded = admitted
+        .forwarded_host()
+        .map(|v| (Bytes::from_static(b"x-forwarded-host"), v));
     let fields = head
         .fields
         .iter()
         .filter(|f| {
             !http1::hop_by_hop(&f.name)
-                && &f.name[..] != b"host"
-                && &f.name[..] != b"content-length"
+                && !matches!(
+                    &f.name[..],
+                    b"host" | b"content-length" | b"x-forwarded-host"
+                )
                 && !PRINCIPAL_HEADERS.contains(&&f.name[..])
         })
-        .map(|f| (f.name.clone(), f.value.clone()));
+        .map(|f| (f.name.clone(), f.value.clone()))
+        .chain(forwarded);
     let mut out = BytesMut::with_capacity(1024);
-    if let Err(e) = http1::write_request_head(&method, &path, &host, fields, body, &mut out) {
+    if let Err(e) = http1::write_request_head(&method, path.raw(), &host, fields, body, &mut out) {
         return answer(&stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
     }
     let mut pending: Vec<Bytes> = vec![out.freeze()];
@@ -329,7 +368,8 @@ async fn forward_http(
         ctx,
         stream,
         backend,
-        &system.internal,
+        admitted,
+        &pool_key,
         method == Method::Head,
     )
     .await;
@@ -339,6 +379,7 @@ async fn relay_response(
     ctx: &Context,
     stream: StreamHandle,
     mut backend: BackendConn,
+    admitted: &Admitted,
     addr: &str,
     head_request: bool,
 ) {
@@ -388,9 +429,15 @@ async fn relay_response(
     let _ = buf.split_to(used);
     let mut head = ResponseHead::new(resp.status);
     for (name, value) in resp.end_to_end_headers() {
+        // Redirects to the internal host are rewritten to the virtual one.
+        let value = match &name[..] {
+            b"location" => admitted.rewrite_location(value),
+            _ => None,
+        }
+        .unwrap_or_else(|| value.clone());
         head.fields.push(crate::proto::hpack::Field {
             name: name.clone(),
-            value: value.clone(),
+            value,
             sensitive: false,
         });
     }
@@ -499,5 +546,27 @@ async fn copy_until_close(
                 return false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_websocket_upgrade;
+    use crate::proto::h2::{field, RequestHead};
+    use bytes::Bytes;
+
+    #[test]
+    fn websocket_upgrades_are_recognised() {
+        let plain = RequestHead::new("GET", "http", "a.virtual", "/");
+        assert!(!is_websocket_upgrade(&plain));
+        let mut upgrade = plain.clone();
+        upgrade.fields.push(field("upgrade", "h2c, WebSocket"));
+        assert!(is_websocket_upgrade(&upgrade));
+        let mut other = plain.clone();
+        other.fields.push(field("upgrade", "websocketx"));
+        assert!(!is_websocket_upgrade(&other));
+        let mut extended = RequestHead::new("CONNECT", "http", "a.virtual", "/chat");
+        extended.protocol = Some(Bytes::from_static(b"websocket"));
+        assert!(is_websocket_upgrade(&extended));
     }
 }

@@ -1,5 +1,5 @@
 //! The on-premise connector: dials *out* to the relay, serves HTTP/2 on that connection, and
-//! forwards each stream to the mapped internal system.
+//! forwards each stream the policy admits to the mapped internal system.
 //!
 //! One tunnel per thread (default 2, one per core): a tunnel's streams and their backend
 //! sockets all live on the tunnel's thread, so no payload crosses threads. Each tunnel
@@ -7,11 +7,9 @@
 //! three missed keep-alive PINGs.
 
 mod forward;
-pub mod mapping;
 mod pool;
 
 pub use forward::BackendTimeouts;
-pub use mapping::{MappingError, Protocol, System, SystemMap};
 
 use crate::io::runtime::{run_threads, IoError, IoMode, ThreadGroup};
 use crate::proto::h2::{Config as H2Config, Keepalive, Role};
@@ -33,8 +31,8 @@ pub struct ConnectorConfig {
     pub tls: Arc<rustls::ClientConfig>,
     /// Tunnel connections (one thread each).
     pub tunnels: usize,
-    /// The systems this connector exposes.
-    pub systems: SystemMap,
+    /// The systems this connector exposes and their path whitelists (deny by default).
+    pub policy: Arc<crate::policy::SubaccountPolicy>,
     /// Keep-alive PING interval; the relay is dead after 3 unanswered.
     pub keepalive: Duration,
     /// Backend timeouts.
@@ -67,7 +65,7 @@ pub fn start(cfg: ConnectorConfig) -> Result<ThreadGroup, IoError> {
 
 async fn tunnel_loop(cfg: Arc<ConnectorConfig>, index: usize) {
     let ctx = Rc::new(Context {
-        systems: cfg.systems.clone(),
+        policy: cfg.policy.clone(),
         pool: Default::default(),
         timeouts: cfg.timeouts,
         backend_tls: cfg.backend_tls.clone(),

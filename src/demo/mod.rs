@@ -5,8 +5,9 @@
 pub mod backends;
 pub mod client;
 
-use crate::connector::{self, BackendTimeouts, ConnectorConfig, SystemMap};
+use crate::connector::{self, BackendTimeouts, ConnectorConfig};
 use crate::io::runtime::IoMode;
+use crate::policy::{parse_map_line, SubaccountPolicy, SystemSpec};
 use crate::relay::{self, Registry, RelayConfig};
 use crate::tls::Identity;
 use std::net::{SocketAddr, TcpListener};
@@ -31,6 +32,8 @@ pub struct StackOptions {
     /// More systems, `virtual:port=internal:port[/proto]`; TLS backends must present a
     /// certificate from the stack's own CA (`Stack::pki_dir`).
     pub extra_maps: Vec<String>,
+    /// More systems, as a configuration file would give them (with explicit resources).
+    pub extra_systems: Vec<SystemSpec>,
 }
 
 impl Default for StackOptions {
@@ -41,6 +44,7 @@ impl Default for StackOptions {
             tunnels: 2,
             backend_timeout: Duration::from_secs(30),
             extra_maps: Vec::new(),
+            extra_systems: Vec::new(),
         }
     }
 }
@@ -107,7 +111,8 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
     })
     .map_err(|e| format!("relay: {e}"))?;
 
-    let mut systems = SystemMap::default();
+    // `--map` systems allow all their paths (one `prefix "/"` resource each).
+    let mut systems = Vec::new();
     for line in [
         format!("erp.virtual:80={}", http.addr),
         format!("ldap.virtual:389={}/tcp", echo.addr),
@@ -117,9 +122,13 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
     .into_iter()
     .chain(opts.extra_maps.iter().cloned())
     {
-        let sys = SystemMap::parse_line(&line).map_err(|e| e.to_string())?;
-        systems.insert(sys).map_err(|e| e.to_string())?;
+        systems.push(parse_map_line(&line).map_err(|e| e.to_string())?);
     }
+    systems.extend(opts.extra_systems.iter().cloned());
+    let policy = SubaccountPolicy::compile(&systems).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        lines.join("; ")
+    })?;
     let client_tls = crate::tls::connector_client_config(
         &file("ca.pem"),
         &file(&format!("{stem}.pem")),
@@ -133,7 +142,7 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
             .to_owned(),
         tls: client_tls,
         tunnels: opts.tunnels,
-        systems,
+        policy: Arc::new(policy),
         keepalive: Duration::from_secs(10),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),

@@ -2,9 +2,10 @@
 
 use bytes::BytesMut;
 use sallyport::auth::{password, Alg, IdentityProvider, Providers, Signer};
-use sallyport::connector::{self, BackendTimeouts, ConnectorConfig, SystemMap};
+use sallyport::connector::{self, BackendTimeouts, ConnectorConfig};
 use sallyport::demo::backends::{self, Backend};
 use sallyport::io::runtime::IoMode;
+use sallyport::policy::{parse_map_line, SubaccountPolicy};
 use sallyport::proto::socks5::{self, method, Address};
 use sallyport::relay::{self, AuthAudit, Door, FrontAuth, Registry, RelayConfig, TenantAuth};
 use sallyport::tls::Identity;
@@ -103,12 +104,8 @@ pub fn recording_backend() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
 pub fn start_connector(dir: &std::path::Path, id: &Identity, relay: SocketAddr, maps: &[String]) {
     let stem = sallyport::pki::connector_file_stem(id);
     let f = |n: &str| dir.join(n);
-    let mut systems = SystemMap::default();
-    for line in maps {
-        systems
-            .insert(SystemMap::parse_line(line).unwrap())
-            .unwrap();
-    }
+    let specs: Vec<_> = maps.iter().map(|l| parse_map_line(l).unwrap()).collect();
+    let policy = std::sync::Arc::new(SubaccountPolicy::compile(&specs).unwrap());
     connector::start(ConnectorConfig {
         relay: relay.to_string(),
         relay_name: rustls::pki_types::ServerName::try_from("localhost")
@@ -121,7 +118,7 @@ pub fn start_connector(dir: &std::path::Path, id: &Identity, relay: SocketAddr, 
         )
         .unwrap(),
         tunnels: 1,
-        systems,
+        policy,
         keepalive: Duration::from_secs(10),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),

@@ -1,7 +1,8 @@
 //! `sallyport connector`: the on-premise connector.
 
-use sallyport::connector::{BackendTimeouts, ConnectorConfig, SystemMap};
+use sallyport::connector::{BackendTimeouts, ConnectorConfig};
 use sallyport::io::runtime::IoMode;
+use sallyport::policy::{parse_map_line, SubaccountPolicy};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,7 +24,8 @@ pub struct Args {
     /// This connector's private key.
     #[arg(long)]
     key: PathBuf,
-    /// A system: `virtual-host:port=internal-host:port[/http|/https|/tcp|/tcps]` (repeatable).
+    /// A system: `virtual-host:port=internal-host:port[/http|/https|/tcp|/tcps|/ldap|/ldaps]`
+    /// (repeatable). An HTTP system mapped this way allows all of its paths.
     #[arg(long = "map")]
     maps: Vec<String>,
     /// PEM bundle of CAs trusted for `https`/`tcps` systems (default: the system bundle).
@@ -42,12 +44,15 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), String> {
-    let mut systems = SystemMap::default();
-    for m in a.maps {
-        systems
-            .insert(SystemMap::parse_line(&m).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    }
+    let specs = a
+        .maps
+        .iter()
+        .map(|m| parse_map_line(m).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let systems = SubaccountPolicy::compile(&specs).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("--map: {e}")).collect();
+        lines.join("\n")
+    })?;
     let backend_tls = if systems.uses_tls() {
         Some(
             sallyport::tls::backend_client_config(a.backend_trust.as_deref())
@@ -68,7 +73,7 @@ pub fn run(a: Args) -> Result<(), String> {
         relay_name,
         tls,
         tunnels: a.tunnels,
-        systems,
+        policy: std::sync::Arc::new(systems),
         keepalive: Duration::from_secs(a.keepalive_secs),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),
