@@ -30,13 +30,17 @@ pub fn read_response(sock: &mut TcpStream, head_request: bool) -> Result<(u16, V
     let mut buf = BytesMut::new();
     let mut tmp = vec![0u8; 64 << 10];
     let mut fill = |buf: &mut BytesMut| -> Result<(), String> {
-        match sock.read(&mut tmp) {
-            Ok(0) => Err("connection closed".into()),
-            Ok(n) => {
-                buf.extend_from_slice(&tmp[..n]);
-                Ok(())
-            }
-            Err(e) => Err(format!("receive: {e}")),
+        loop {
+            return match sock.read(&mut tmp) {
+                Ok(0) => Err("connection closed".into()),
+                Ok(n) => {
+                    buf.extend_from_slice(&tmp[..n]);
+                    Ok(())
+                }
+                // A signal landed on this thread during the read: nothing was lost, read again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(format!("receive: {e}")),
+            };
         }
     };
     let resp = loop {
@@ -139,6 +143,7 @@ pub fn connect_echo(proxy: SocketAddr, authority: &str, payload: &[u8]) -> Resul
         match sock.read(&mut tmp) {
             Ok(0) => break,
             Ok(n) => echo.extend_from_slice(&tmp[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("receive: {e}")),
         }
     }

@@ -27,7 +27,7 @@ pub struct PolicyError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicyErrorKind {
     /// The virtual host is not a DNS-style name (letters, digits, `-`, `_`, dots between
-    /// non-empty labels, no trailing dot), or is an IP literal.
+    /// non-empty labels, no trailing dot) nor an IP literal (dotted-quad IPv4 or IPv6).
     BadVirtualHost(String),
     /// The internal host is neither such a name nor an IP address.
     BadInternalHost(String),
@@ -115,18 +115,39 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-/// Checks a virtual host: a name (IP literals are refused: the cloud addresses systems by
-/// virtual *name*, and a literal would invite confusion with internal addresses). Returns it
-/// in lower case.
+/// Checks a virtual host: a DNS-style name, or an IPv4 (dotted quad) or IPv6 literal that the
+/// operator maps explicitly (SOCKS5 clients may name their target by address; SAP's SOCKS5
+/// door accepts IPv4). Returns the canonical form the lookup uses: names in lower case,
+/// addresses as `Ipv4Addr`/`Ipv6Addr` print them (IPv6 without brackets). Numeric forms that
+/// resolvers read as addresses but that are not a dotted quad (`2130706433`, `10.1`) are
+/// refused: they would name an address without looking like one.
 pub(crate) fn check_virtual_host(host: &str) -> Result<String, String> {
+    if let Some(ip) = canonical_ip(host) {
+        return Ok(ip);
+    }
     if host.contains(':') {
         return Err("contains ':' (ports go in virtual_port)".into());
     }
     let hp = parse_authority(host.as_bytes()).map_err(|e| e.to_string())?;
     if hp.ipv6 || is_ip_like(hp.host) {
-        return Err("an IP literal".into());
+        return Err("a numeric name that is not a dotted-quad IPv4 address".into());
     }
     Ok(hp.host.to_ascii_lowercase())
+}
+
+/// The canonical text of an IP literal (`[v6]` or bare v6, strict dotted-quad v4), if `host` is
+/// one.
+pub(crate) fn canonical_ip(host: &str) -> Option<String> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(v6) = bare.parse::<std::net::Ipv6Addr>() {
+        return Some(v6.to_string());
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .ok()
+        .map(|v4| v4.to_string())
 }
 
 /// True for names whose last label is all digits (IPv4 literals, and numeric forms such as

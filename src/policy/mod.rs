@@ -202,15 +202,23 @@ impl SubaccountPolicy {
     ) -> Result<(&Arc<CompiledSystem>, u16), Denial> {
         let hp = parse_authority(authority).map_err(|_| Denial::BadAuthority)?;
         let port = hp.port.or(default_port).ok_or(Denial::BadAuthority)?;
+        if let Some(ip) = compile::canonical_ip(hp.host) {
+            // An address names a system only if the operator mapped exactly that address.
+            return self.find(&ip, port);
+        }
         if hp.ipv6 {
-            // Virtual hosts are names: an IPv6 literal never names a system.
-            return Err(Denial::NoSuchSystem);
+            return Err(Denial::BadAuthority);
         }
         let mut lower = [0u8; 256];
         let host = lower.get_mut(..hp.host.len()).ok_or(Denial::BadAuthority)?;
         host.copy_from_slice(hp.host.as_bytes());
         host.make_ascii_lowercase();
         let host = std::str::from_utf8(host).map_err(|_| Denial::BadAuthority)?;
+        self.find(host, port)
+    }
+
+    /// The enabled system mapped at `host` (canonical form) whose ports include `port`.
+    fn find(&self, host: &str, port: u16) -> Result<(&Arc<CompiledSystem>, u16), Denial> {
         self.hosts
             .get(host)
             .and_then(|list| {

@@ -148,7 +148,7 @@ fn compile_reports_every_problem_with_its_location() {
         http_system("ERP.virtual", 80, vec![]),
         http_system("user@erp.virtual", 80, vec![]),
         http_system("erp.virtual.", 80, vec![]),
-        http_system("10.0.0.1", 80, vec![]),
+        http_system("2130706433", 80, vec![]),
         http_system("", 80, vec![]),
         tcp,
         ranged_http,
@@ -425,4 +425,23 @@ fn the_policy_is_shareable_between_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<SubaccountPolicy>();
     shareable::<Admitted>();
+}
+
+#[test]
+fn ip_literal_virtual_hosts_match_only_when_mapped_and_in_canonical_form() {
+    let mut v4 = http_system("198.18.7.7", 389, vec![]);
+    v4.protocol = Protocol::Tcp;
+    let mut v6 = http_system("[FD00:0::7]", 389, vec![]);
+    v6.protocol = Protocol::Tcp;
+    let p = SubaccountPolicy::compile(&[v4, v6]).unwrap();
+    assert!(p.check_connect(b"198.18.7.7:389").is_ok());
+    assert!(p.check_connect(b"[fd00::7]:389").is_ok());
+    assert!(p.check_connect(b"[fd00:0:0::7]:389").is_ok());
+    for other in [&b"198.18.7.8:389"[..], b"[fd00::8]:389", b"127.0.0.1:389"] {
+        assert_eq!(p.check_connect(other).err(), Some(Denial::NoSuchSystem));
+    }
+    assert_eq!(
+        p.check_connect(b"198.18.7.7:390").err(),
+        Some(Denial::NoSuchSystem)
+    );
 }
