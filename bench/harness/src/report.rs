@@ -142,10 +142,15 @@ pub fn write(dir: &Path, r: &Value) -> Result<(), String> {
         r["reps"],
         r["cores"]
     );
+    testbed_header(&mut md, &r["testbed"]);
     for c in r["contenders"].as_array().into_iter().flatten() {
+        let from = match c["from"].as_str() {
+            Some(place) if r["testbed"].is_object() => format!(", load generator in {place}"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             md,
-            "* `{}` — dialer `{}`",
+            "* `{}` — dialer `{}`{from}",
             c["name"].as_str().unwrap_or("?"),
             c["dial"].as_str().unwrap_or("?")
         );
@@ -516,6 +521,41 @@ pub fn write(dir: &Path, r: &Value) -> Result<(), String> {
     write_file(dir, "report.md", &md)
 }
 
+/// The paragraph saying the run crossed network namespaces (`make bench-testbed`), from
+/// results.json's `testbed` object; nothing for the loopback run.
+fn testbed_header(md: &mut String, t: &Value) {
+    if !t.is_object() {
+        return;
+    }
+    let place = |role: &str| {
+        format!(
+            "`{}` ({})",
+            t[role]["netns"].as_str().unwrap_or("this namespace"),
+            t[role]["host"].as_str().unwrap_or("?")
+        )
+    };
+    let direct_from = t["direct_from"].as_str().unwrap_or("cloud");
+    let _ = writeln!(
+        md,
+        "**Across network namespaces (testbed).** Relays, tunnel servers and the load generator \
+         run in {cloud}, connectors and tunnel clients in {dmz}, the backend in {corp}. The \
+         namespaces are joined by veth pairs to a router namespace whose nftables firewall \
+         (policy drop, conntrack) filters every forwarded packet: a tunnelled request crosses it \
+         twice (relay ↔ connector over the tunnel connection the DMZ dialed out, connector → \
+         backend), a `direct` one once. `direct` runs its load generator in the {direct_from} \
+         namespace{why}. Not loopback: read the ratios against this run's own `direct`, not \
+         against a `make bench` report.\n",
+        cloud = place("cloud"),
+        dmz = place("dmz"),
+        corp = place("corp"),
+        why = if direct_from == "dmz" {
+            " because the firewall drops cloud → corp by design (the reason the tunnel exists)"
+        } else {
+            ""
+        },
+    );
+}
+
 fn ratio_rows(
     md: &mut String,
     names: &[String],
@@ -786,6 +826,38 @@ mod tests {
         assert!(std::fs::read_to_string(dir.join("throughput.svg"))
             .expect("svg")
             .starts_with("<svg"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn testbed_runs_say_so_in_the_header_and_loopback_runs_do_not() {
+        let dir = std::env::temp_dir().join(format!("bench-report-tb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut r = json!({
+            "timestamp": "T", "quick": true, "reps": 1, "cores": 2, "bulk_bytes": 1073741824u64,
+            "gib": 1073741824.0, "notes": [], "idle": [], "elapsed_s": 1.0, "samples": [],
+            "contenders": [{"name": "direct", "dial": "direct:198.18.3.2:21001", "from": "dmz"}],
+            "testbed": {
+                "cloud": {"netns": "sp-cloud", "host": "198.18.1.2"},
+                "dmz": {"netns": "sp-dmz", "host": "198.18.2.2"},
+                "corp": {"netns": "sp-corp", "host": "198.18.3.2"},
+                "direct_from": "dmz",
+            },
+        });
+        write(&dir, &r).expect("write");
+        let md = std::fs::read_to_string(dir.join("report.md")).expect("report");
+        assert!(md.contains("**Across network namespaces (testbed).**"), "{md}");
+        assert!(md.contains("in `sp-dmz` (198.18.2.2)"), "{md}");
+        assert!(md.contains("drops cloud → corp by design"), "{md}");
+        assert!(
+            md.contains("dialer `direct:198.18.3.2:21001`, load generator in dmz"),
+            "{md}"
+        );
+        r["testbed"] = Value::Null;
+        write(&dir, &r).expect("write");
+        let md = std::fs::read_to_string(dir.join("report.md")).expect("report");
+        assert!(!md.contains("Across network namespaces"), "{md}");
+        assert!(!md.contains("load generator in"), "{md}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
