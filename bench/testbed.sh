@@ -13,6 +13,7 @@
 # Method and the firewall change for the run: bench/README.md ("make bench-testbed").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=testbed/lib.sh
 source "$ROOT/testbed/lib.sh"
 
 # Ports: bench-run's contenders listen at PORT_BASE + offset (see contenders.rs): sallyport's
@@ -112,6 +113,7 @@ bench_pid=
     printf 'Accept rules match only a connection'"'"'s first packet (ct state new): they count new connections. Drop rules count every dropped packet.\n\n'
     printf '| Counter | Packets |\n|---|---|\n'
     for c in "${counters[@]}"; do
+        # shellcheck disable=SC2016 # the backticks are Markdown
         printf '| `%s` | %d |\n' "$c" $(($(tb_counter "$c") - ${before[$c]}))
     done
     printf '\nConnections tracked in %s at the end: %s. Whole make bench-testbed step (testbed up, run, counters): %s s.\n' \
