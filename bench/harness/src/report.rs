@@ -846,7 +846,10 @@ mod tests {
         });
         write(&dir, &r).expect("write");
         let md = std::fs::read_to_string(dir.join("report.md")).expect("report");
-        assert!(md.contains("**Across network namespaces (testbed).**"), "{md}");
+        assert!(
+            md.contains("**Across network namespaces (testbed).**"),
+            "{md}"
+        );
         assert!(md.contains("in `sp-dmz` (198.18.2.2)"), "{md}");
         assert!(md.contains("drops cloud → corp by design"), "{md}");
         assert!(

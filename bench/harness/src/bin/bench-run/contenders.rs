@@ -31,8 +31,10 @@ impl Contender {
             .collect()
     }
 
+    /// Kills the processes, the last started first: the connector side goes before its
+    /// relay, so it does not see the relay vanish and dial it again while being stopped.
     pub fn stop(&mut self) {
-        for p in &mut self.procs {
+        for p in self.procs.iter_mut().rev() {
             let _ = p.child.kill();
             let _ = p.child.wait();
         }
@@ -331,7 +333,10 @@ impl Ctx {
                         backend,
                     ],
                 )?;
-                (format!("direct:{}", self.addr(Role::Cloud, 31)), vec![relay, connector])
+                (
+                    format!("direct:{}", self.addr(Role::Cloud, 31)),
+                    vec![relay, connector],
+                )
             }
             other => return Err(format!("unknown contender '{other}'")),
         };
