@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 1800
 
-.PHONY: testbed-up testbed-down testbed-test testbed-if-possible testbed-bin bench bench-tools bench-quick all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
+.PHONY: testbed-up testbed-down testbed-test testbed-if-possible testbed-bin bench bench-testbed bench-testbed-preflight bench-tools bench-quick all build test test-deps demo-once lint fmt fmt-check clippy purity unit demo bench-codec fuzz-smoke fuzz fuzz-tools toolchain clean
 
 all: build
 
@@ -84,6 +84,18 @@ bench: bench-tools
 	bench/harness/target/release/bench-run --sallyport target/release/sallyport \
 	  --rathole $(RATHOLE) --rathole-log bench/.cache/rathole-install.log \
 	  --rathole-status bench/.cache/rathole-install.status --out bench/results
+
+## bench-testbed: the same contenders and workloads as bench, across the testbed's network
+## namespaces and firewall (root): load generator + relays in sp-cloud, connectors in sp-dmz,
+## backend in sp-corp; writes bench/results/testbed-<timestamp>/. BENCH_QUICK=1 for ~2 minutes.
+bench-testbed: bench-testbed-preflight bench-tools
+	$(CARGO) build --release
+	cd bench/harness && $(CARGO) build --release
+	@bench/testbed.sh
+
+# Root and network namespaces, checked before minutes of building.
+bench-testbed-preflight:
+	@bench/testbed.sh --preflight
 
 ## bench-tools: installs rathole 0.5.0 into bench/.cache once (minutes); a failed install is
 ## logged and make bench runs without that contender.

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod dialer;
 pub mod http1;
+pub mod placement;
 pub mod procstat;
 pub mod report;
 pub mod stats;

@@ -142,10 +142,15 @@ pub fn write(dir: &Path, r: &Value) -> Result<(), String> {
         r["reps"],
         r["cores"]
     );
+    testbed_header(&mut md, &r["testbed"]);
     for c in r["contenders"].as_array().into_iter().flatten() {
+        let from = match c["from"].as_str() {
+            Some(place) if r["testbed"].is_object() => format!(", load generator in {place}"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             md,
-            "* `{}` — dialer `{}`",
+            "* `{}` — dialer `{}`{from}",
             c["name"].as_str().unwrap_or("?"),
             c["dial"].as_str().unwrap_or("?")
         );
@@ -516,6 +521,41 @@ pub fn write(dir: &Path, r: &Value) -> Result<(), String> {
     write_file(dir, "report.md", &md)
 }
 
+/// The paragraph saying the run crossed network namespaces (`make bench-testbed`), from
+/// results.json's `testbed` object; nothing for the loopback run.
+fn testbed_header(md: &mut String, t: &Value) {
+    if !t.is_object() {
+        return;
+    }
+    let place = |role: &str| {
+        format!(
+            "`{}` ({})",
+            t[role]["netns"].as_str().unwrap_or("this namespace"),
+            t[role]["host"].as_str().unwrap_or("?")
+        )
+    };
+    let direct_from = t["direct_from"].as_str().unwrap_or("cloud");
+    let _ = writeln!(
+        md,
+        "**Across network namespaces (testbed).** Relays, tunnel servers and the load generator \
+         run in {cloud}, connectors and tunnel clients in {dmz}, the backend in {corp}. The \
+         namespaces are joined by veth pairs to a router namespace whose nftables firewall \
+         (policy drop, conntrack) filters every forwarded packet: a tunnelled request crosses it \
+         twice (relay ↔ connector over the tunnel connection the DMZ dialed out, connector → \
+         backend), a `direct` one once. `direct` runs its load generator in the {direct_from} \
+         namespace{why}. Not loopback: read the ratios against this run's own `direct`, not \
+         against a `make bench` report.\n",
+        cloud = place("cloud"),
+        dmz = place("dmz"),
+        corp = place("corp"),
+        why = if direct_from == "dmz" {
+            " because the firewall drops cloud → corp by design (the reason the tunnel exists)"
+        } else {
+            ""
+        },
+    );
+}
+
 fn ratio_rows(
     md: &mut String,
     names: &[String],
@@ -748,44 +788,4 @@ fn latency_svg(r: &Value, w: &str, names: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn bulk(contender: &str, rep: u32, gbit: f64, cpu: f64) -> Value {
-        json!({"workload": "bulk-1", "contender": contender, "rep": rep, "wall_s": 1.0, "error": null,
-               "foreign_cpu_s": 0.1,
-               "metrics": {"bytes": 1073741824.0, "gbit_per_s": gbit},
-               "cpu_s": {"relay": cpu, "connector": cpu, "backend": 9.0, "loadgen": 9.0}})
-    }
-
-    #[test]
-    fn goal_ratios_use_medians_and_exclude_backend_cpu() {
-        let dir = std::env::temp_dir().join(format!("bench-report-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let r = json!({
-            "timestamp": "T", "quick": true, "reps": 3, "cores": 2, "bulk_bytes": 1073741824u64,
-            "gib": 1073741824.0, "notes": [], "idle": [], "elapsed_s": 1.0,
-            "contenders": [{"name": "sallyport", "dial": "x"}, {"name": "h2-baseline", "dial": "y"}],
-            "samples": [
-                bulk("sallyport", 0, 4.0, 0.5), bulk("sallyport", 1, 100.0, 0.5), bulk("sallyport", 2, 5.0, 0.5),
-                bulk("h2-baseline", 0, 2.0, 1.0), bulk("h2-baseline", 1, 2.0, 1.0), bulk("h2-baseline", 2, 2.0, 1.0),
-            ],
-        });
-        write(&dir, &r).expect("write");
-        let md = std::fs::read_to_string(dir.join("report.md")).expect("report");
-        // Median 5.0 over 2.0: the outlier run (100) does not move it.
-        assert!(md.contains("| sallyport / h2-baseline | 2.50× |"), "{md}");
-        // Tunnel CPU: relay + connector = 1.0 vs 2.0 per GiB; backend and loadgen left out.
-        assert!(
-            md.contains(
-                "bulk-1: sallyport / h2-baseline tunnel cpu-s per GiB | 0.500 | ≤ 0.6 | yes"
-            ),
-            "{md}"
-        );
-        assert!(std::fs::read_to_string(dir.join("throughput.svg"))
-            .expect("svg")
-            .starts_with("<svg"));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

@@ -6,343 +6,32 @@
 //! Flags: `--sallyport BIN` (required), `--rathole BIN` (optional: the contender is skipped with
 //! the reason from `--rathole-log` when the binary is missing), `--out DIR`, `--quick` (or
 //! BENCH_QUICK=1), `--reps N`, `--host H` (listen/dial address, default 127.0.0.1),
+//! `--cloud-host H` / `--corp-host H` (listen addresses of the relay side and of the backend,
+//! default `--host`), `--dmz-host H` (the DMZ's address, recorded in the report only), `--netns-cloud NS` / `--netns-dmz NS` / `--netns-corp NS` (run that
+//! side's processes with `ip netns exec NS`: relays, tunnel servers and the load generator in
+//! the cloud, connectors and tunnel clients in the DMZ, the backend in corp),
+//! `--direct-from cloud|dmz` (where the load generator runs for `direct`),
+//! `--sallyport-tunnel-port P` (the sallyport relay's tunnel port), `--note TEXT`
+//! (repeatable: a line for the report's notes),
 //! `--port-base P` (the contenders' ports are P+1…P+40), `--only a,b` (contender subset),
 //! `--render DIR` (only rewrite DIR/report.md and the plots from DIR/results.json),
 //! `--idle-count N` and `--idle-tunnels N` (the idle-memory test's size and sallyport's
 //! `--tunnels` for it).
 
+mod contenders;
+
+use contenders::Ctx;
 use sallyport_bench::args::Args;
+use sallyport_bench::placement::{Placement, Role};
 use sallyport_bench::procstat;
 use sallyport_bench::report;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const GIB: f64 = (1u64 << 30) as f64;
-
-/// One running process of a contender.
-struct Proc {
-    role: String,
-    child: Child,
-}
-
-/// A contender: how the load generator reaches the backend through it, and its processes.
-struct Contender {
-    name: String,
-    dial: String,
-    procs: Vec<Proc>,
-}
-
-impl Contender {
-    fn pids(&self) -> Vec<(String, u32)> {
-        self.procs
-            .iter()
-            .map(|p| (p.role.clone(), p.child.id()))
-            .collect()
-    }
-
-    fn stop(&mut self) {
-        for p in &mut self.procs {
-            let _ = p.child.kill();
-            let _ = p.child.wait();
-        }
-        self.procs.clear();
-    }
-}
-
-/// Everything the workloads need to know about this run.
-struct Ctx {
-    host: String,
-    port_base: u16,
-    work: PathBuf,
-    loadgen: PathBuf,
-    h2tunnel: PathBuf,
-    sallyport: PathBuf,
-    rathole: Option<PathBuf>,
-    idle_tunnels: usize,
-}
-
-impl Ctx {
-    fn addr(&self, offset: u16) -> String {
-        format!("{}:{}", self.host, self.port_base + offset)
-    }
-
-    fn spawn(&self, role: &str, program: &Path, args: &[String]) -> Result<Proc, String> {
-        let log = self.work.join(format!("{role}.log"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| format!("{}: {e}", log.display()))?;
-        let err = file.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(program)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(file)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("start {role} ({}): {e}", program.display()))?;
-        Ok(Proc {
-            role: role.to_string(),
-            child,
-        })
-    }
-
-    /// Runs the load generator; returns its JSON output or the error it printed.
-    fn loadgen(&self, args: &[String], cap: Duration) -> Result<Value, String> {
-        let mut all = args.to_vec();
-        all.extend(["--timeout".into(), format!("{}", cap.as_secs_f64())]);
-        let out = Command::new(&self.loadgen)
-            .args(&all)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("loadgen: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let v: Value = text
-            .lines()
-            .last()
-            .and_then(|l| serde_json::from_str(l).ok())
-            .ok_or_else(|| {
-                format!(
-                    "loadgen {}: no JSON output; stderr: {}",
-                    args[0],
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )
-            })?;
-        match v.get("error") {
-            Some(e) => Err(e.as_str().unwrap_or("loadgen failed").to_string()),
-            None => Ok(v),
-        }
-    }
-
-    fn backend_port(&self, contender: &str) -> u16 {
-        // One backend port per contender, so ten thousand connections from one contender
-        // (and their TIME_WAIT remnants) never compete for another's four-tuples.
-        match contender {
-            "direct" => 1,
-            "sallyport" => 2,
-            "rathole" => 3,
-            "h2-baseline" => 4,
-            _ => 5,
-        }
-    }
-
-    fn start_backend(&self, tag: &str) -> Result<Proc, String> {
-        let mut args = vec!["backend".to_string()];
-        for p in 1..=5 {
-            args.extend(["--listen".into(), self.addr(p)]);
-        }
-        self.spawn(&format!("backend{tag}"), &self.loadgen, &args)
-    }
-
-    fn start(&self, name: &str, tunnels: usize) -> Result<Contender, String> {
-        let pki = self.work.join("pki");
-        let p = |f: &str| pki.join(f).display().to_string();
-        let backend = self.addr(self.backend_port(name));
-        let (dial, procs) = match name {
-            "direct" => (format!("direct:{backend}"), vec![]),
-            "sallyport" => {
-                let relay = self.spawn(
-                    "sallyport-relay",
-                    &self.sallyport,
-                    &[
-                        "relay".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("relay.pem"),
-                        "--key".into(),
-                        p("relay.key"),
-                        "--tunnel-listen".into(),
-                        self.addr(10),
-                        "--proxy-listen".into(),
-                        self.addr(11),
-                        "--trusted-tenant".into(),
-                        "bench".into(),
-                    ],
-                )?;
-                std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn(
-                    "sallyport-connector",
-                    &self.sallyport,
-                    &[
-                        "connector".into(),
-                        "--relay".into(),
-                        self.addr(10),
-                        "--relay-name".into(),
-                        "localhost".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("connector-bench-default.pem"),
-                        "--key".into(),
-                        p("connector-bench-default.key"),
-                        "--map".into(),
-                        format!("bench.virtual:80={backend}/tcp"),
-                        "--tunnels".into(),
-                        tunnels.to_string(),
-                    ],
-                )?;
-                (
-                    format!("connect:{}/bench.virtual:80", self.addr(11)),
-                    vec![relay, connector],
-                )
-            }
-            "sallyport-http" => {
-                // The same product on its HTTP path: absolute-form requests to the proxy door,
-                // routed per request to an `/http` system (no CONNECT tunnel).
-                let relay = self.spawn(
-                    "sallyport-http-relay",
-                    &self.sallyport,
-                    &[
-                        "relay".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("relay.pem"),
-                        "--key".into(),
-                        p("relay.key"),
-                        "--tunnel-listen".into(),
-                        self.addr(12),
-                        "--proxy-listen".into(),
-                        self.addr(13),
-                        "--trusted-tenant".into(),
-                        "bench".into(),
-                    ],
-                )?;
-                std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn(
-                    "sallyport-http-connector",
-                    &self.sallyport,
-                    &[
-                        "connector".into(),
-                        "--relay".into(),
-                        self.addr(12),
-                        "--relay-name".into(),
-                        "localhost".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("connector-bench-default.pem"),
-                        "--key".into(),
-                        p("connector-bench-default.key"),
-                        "--map".into(),
-                        format!("bench.http:80={backend}/http"),
-                        "--tunnels".into(),
-                        tunnels.to_string(),
-                    ],
-                )?;
-                (
-                    format!("proxy:{}/bench.http:80", self.addr(13)),
-                    vec![relay, connector],
-                )
-            }
-            "rathole" => {
-                let bin = self.rathole.as_ref().ok_or("rathole is not installed")?;
-                let server = self.work.join("rathole-server.toml");
-                let client = self.work.join("rathole-client.toml");
-                std::fs::write(
-                    &server,
-                    format!(
-                        "[server]\nbind_addr = \"{}\"\n[server.transport]\ntype = \"tls\"\n\
-                     [server.transport.tls]\npkcs12 = \"{}\"\npkcs12_password = \"bench\"\n\
-                     [server.services.bench]\ntoken = \"bench-token\"\nbind_addr = \"{}\"\n",
-                        self.addr(20),
-                        p("rathole-identity.pfx"),
-                        self.addr(21)
-                    ),
-                )
-                .map_err(|e| e.to_string())?;
-                std::fs::write(&client, format!(
-                    "[client]\nremote_addr = \"localhost:{}\"\n[client.transport]\ntype = \"tls\"\n\
-                     [client.transport.tls]\ntrusted_root = \"{}\"\nhostname = \"localhost\"\n\
-                     [client.services.bench]\ntoken = \"bench-token\"\nlocal_addr = \"{backend}\"\n",
-                    self.port_base + 20, p("ca.pem")))
-                    .map_err(|e| e.to_string())?;
-                let s = self.spawn(
-                    "rathole-server",
-                    bin,
-                    &["--server".into(), server.display().to_string()],
-                )?;
-                std::thread::sleep(Duration::from_millis(200));
-                let c = self.spawn(
-                    "rathole-client",
-                    bin,
-                    &["--client".into(), client.display().to_string()],
-                )?;
-                (format!("direct:{}", self.addr(21)), vec![s, c])
-            }
-            "h2-baseline" => {
-                let relay = self.spawn(
-                    "h2-relay",
-                    &self.h2tunnel,
-                    &[
-                        "relay".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("relay.pem"),
-                        "--key".into(),
-                        p("relay.key"),
-                        "--tunnel-listen".into(),
-                        self.addr(30),
-                        "--visitor-listen".into(),
-                        self.addr(31),
-                    ],
-                )?;
-                std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn(
-                    "h2-connector",
-                    &self.h2tunnel,
-                    &[
-                        "connector".into(),
-                        "--relay".into(),
-                        self.addr(30),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("connector-bench-default.pem"),
-                        "--key".into(),
-                        p("connector-bench-default.key"),
-                        "--backend".into(),
-                        backend,
-                    ],
-                )?;
-                (format!("direct:{}", self.addr(31)), vec![relay, connector])
-            }
-            other => return Err(format!("unknown contender '{other}'")),
-        };
-        let mut c = Contender {
-            name: name.to_string(),
-            dial,
-            procs,
-        };
-        // Ready when one request goes through end to end.
-        let t0 = Instant::now();
-        loop {
-            match self.loadgen(
-                &[
-                    "connect".into(),
-                    "--dial".into(),
-                    c.dial.clone(),
-                    "--count".into(),
-                    "1".into(),
-                ],
-                Duration::from_secs(3),
-            ) {
-                Ok(_) => return Ok(c),
-                Err(e) if t0.elapsed() > Duration::from_secs(20) => {
-                    c.stop();
-                    return Err(format!("{name} did not carry a request within 20 s: {e}"));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(250)),
-            }
-        }
-    }
-}
 
 /// The workloads, sized for the full run or the quick smoke run.
 struct Plan {
@@ -532,8 +221,17 @@ fn run() -> Result<(), String> {
             ));
         }
     }
+    notes.extend(a.all("note"));
+    let place = Placement::from_args(&a)?;
     let ctx = Ctx {
-        host: a.opt("host").unwrap_or("127.0.0.1").to_string(),
+        place,
+        sallyport_tunnel_port: a
+            .opt("sallyport-tunnel-port")
+            .map(|p| {
+                p.parse::<u16>()
+                    .map_err(|_| format!("--sallyport-tunnel-port '{p}': not a port number"))
+            })
+            .transpose()?,
         port_base: a.num("port-base", 21000)?,
         work: work.clone(),
         loadgen: exe_dir.join("loadgen"),
@@ -587,7 +285,7 @@ fn run() -> Result<(), String> {
                 let before = cpu_snapshot(&pids);
                 let machine0 = procstat::machine_busy_seconds();
                 let t0 = Instant::now();
-                let result = ctx.loadgen(&args, *cap);
+                let result = ctx.loadgen(c.client, &args, *cap);
                 let wall = t0.elapsed().as_secs_f64();
                 let after = cpu_snapshot(&pids);
                 let machine1 = procstat::machine_busy_seconds();
@@ -661,10 +359,11 @@ fn run() -> Result<(), String> {
         }
     }
     let results = json!({
-        "timestamp": stamp, "quick": quick, "reps": plan.reps, "host": ctx.host,
+        "timestamp": stamp, "quick": quick, "reps": plan.reps, "host": ctx.place.host(Role::Cloud),
+        "testbed": ctx.place.describe(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "bulk_bytes": plan.bulk_bytes, "idle_count": plan.idle_count,
-        "contenders": contenders.iter().map(|c| json!({"name": c.name, "dial": c.dial})).collect::<Vec<_>>(),
+        "contenders": contenders.iter().map(|c| json!({"name": c.name, "dial": c.dial, "from": c.client.name()})).collect::<Vec<_>>(),
         "notes": notes, "samples": samples, "idle": idle,
         "elapsed_s": started.elapsed().as_secs_f64(),
         "gib": GIB,
@@ -736,7 +435,9 @@ fn idle_memory(ctx: &Ctx, name: &str, count: usize, tunnels: usize) -> Result<Va
             .collect::<Vec<_>>()
     };
     let before = rss(&pids);
-    let mut lg = Command::new(&ctx.loadgen)
+    let mut lg = ctx
+        .place
+        .command(c.client, &ctx.loadgen)
         .args([
             "idle",
             "--dial",
