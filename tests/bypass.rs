@@ -387,7 +387,10 @@ fn corpus_straight_into_the_connector() {
         )
         .unwrap(),
         tunnels: 1,
+        identity: id.clone(),
         policy: Arc::new(policy),
+        audit: sallyport::audit::AuditSink::disabled(),
+        max_streams: sallyport::config::DEFAULT_STREAMS_PER_TUNNEL,
         keepalive: Duration::from_secs(5),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(2),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 struct Pki {
     dir: std::path::PathBuf,
     stem: String,
+    id: Identity,
 }
 
 fn pki() -> Pki {
@@ -31,6 +32,7 @@ fn pki() -> Pki {
     Pki {
         stem: sallyport::pki::connector_file_stem(&id),
         dir,
+        id,
     }
 }
 
@@ -51,7 +53,10 @@ fn start_connector(pki: &Pki, relay: SocketAddr, map: &str) {
         )
         .unwrap(),
         tunnels: 1,
+        identity: pki.id.clone(),
         policy: Arc::new(policy),
+        audit: sallyport::audit::AuditSink::disabled(),
+        max_streams: sallyport::config::DEFAULT_STREAMS_PER_TUNNEL,
         keepalive: Duration::from_secs(1),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(2),

@@ -122,14 +122,31 @@ struct Inner {
 /// The audit sink of one subaccount. Cheap to clone; clones share the file and the chain.
 #[derive(Clone)]
 pub struct AuditSink {
-    level: Level,
+    /// Shared by all clones so a reload's [`AuditSink::set_level`] reaches every thread.
+    level: Arc<std::sync::atomic::AtomicU8>,
     inner: Option<Arc<Mutex<Inner>>>,
+}
+
+fn level_to_u8(l: Level) -> u8 {
+    match l {
+        Level::Off => 0,
+        Level::Security => 1,
+        Level::All => 2,
+    }
+}
+
+fn level_from_u8(v: u8) -> Level {
+    match v {
+        0 => Level::Off,
+        1 => Level::Security,
+        _ => Level::All,
+    }
 }
 
 impl std::fmt::Debug for AuditSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditSink")
-            .field("level", &self.level)
+            .field("level", &self.level())
             .finish_non_exhaustive()
     }
 }
@@ -146,7 +163,7 @@ impl AuditSink {
             && !name.starts_with('.')
             && name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
         if !name_ok {
             return Err(AuditError::InvalidSubaccount { name: name.clone() });
         }
@@ -177,7 +194,7 @@ impl AuditSink {
             fail_writes: 0,
         };
         Ok(Self {
-            level: opts.level,
+            level: Arc::new(level_to_u8(opts.level).into()),
             inner: Some(Arc::new(Mutex::new(inner))),
         })
     }
@@ -185,19 +202,31 @@ impl AuditSink {
     /// A sink at level `Off`: records nothing, admits everything.
     pub fn disabled() -> Self {
         Self {
-            level: Level::Off,
+            level: Arc::new(level_to_u8(Level::Off).into()),
             inner: None,
         }
     }
 
     /// The configured level.
     pub fn level(&self) -> Level {
+        level_from_u8(self.level.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// True when the sink has files behind it (opened at a level other than `Off`).
+    pub fn is_open(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Changes the level for this sink and all its clones (configuration reload). A sink
+    /// opened at `Off` has no files: open a new one to turn auditing on.
+    pub fn set_level(&self, level: Level) {
         self.level
+            .store(level_to_u8(level), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether events of `kind` are recorded at this sink's level.
     pub fn wants(&self, kind: EventKind) -> bool {
-        self.inner.is_some() && kind.recorded_at(self.level)
+        self.inner.is_some() && kind.recorded_at(self.level())
     }
 
     /// The fail-closed gate, called before serving a request that will be audited: `Err` while

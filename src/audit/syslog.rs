@@ -23,10 +23,11 @@ const QUEUE: usize = 4096;
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How syslog messages travel (`udp` / `tcp` in configuration files).
-#[derive(serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SyslogTransport {
     /// One datagram per message.
+    #[default]
     Udp,
     /// A stream with octet-counting framing (`LEN SP MSG`).
     Tcp,

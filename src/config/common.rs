@@ -31,18 +31,8 @@ impl From<Io> for IoMode {
     }
 }
 
-/// The `audit` setting: which events are written to the audit trail.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuditLevel {
-    /// Security events only: denials, authentication failures, configuration changes.
-    #[default]
-    Security,
-    /// Every request as well.
-    All,
-    /// Nothing (not recommended; the trail is how an operator proves what was reached).
-    Off,
-}
+/// The `audit` setting: the audit sink's own level type (`security` | `all` | `off`).
+pub use crate::audit::Level as AuditLevel;
 
 /// A listen address: an IP literal and a port (`127.0.0.1:20003`, `[::1]:20003`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

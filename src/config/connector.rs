@@ -77,9 +77,20 @@ pub struct ConnectorSettings {
     /// Seconds a backend may take to start its response.
     #[serde(default = "default_response_timeout")]
     pub response_timeout_secs: u64,
+    /// Streams the relay may open at once on one tunnel (HTTP/2 MAX_CONCURRENT_STREAMS); each
+    /// holds a backend connection, so this bounds what one tunnel can make the connector hold.
+    #[serde(default = "default_streams_per_tunnel")]
+    pub streams_per_tunnel: u32,
     /// RFC 5424 forwarding of the audit trail (`[connector.syslog]`), if any.
     #[serde(default)]
     pub syslog: Option<Syslog>,
+}
+
+/// Default of `streams_per_tunnel`.
+pub const DEFAULT_STREAMS_PER_TUNNEL: u32 = 1024;
+
+fn default_streams_per_tunnel() -> u32 {
+    DEFAULT_STREAMS_PER_TUNNEL
 }
 
 impl ConnectorSettings {
@@ -105,16 +116,8 @@ impl ConnectorSettings {
     }
 }
 
-/// How syslog records travel.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SyslogTransport {
-    /// RFC 5426, one record per datagram.
-    #[default]
-    Udp,
-    /// RFC 6587 octet counting over TCP.
-    Tcp,
-}
+/// How syslog messages travel: the audit sink's own type (`udp` default, `tcp`).
+pub use crate::audit::SyslogTransport;
 
 /// The `[connector.syslog]` table.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -215,6 +218,14 @@ pub(crate) fn parse(
         check_settings(&mut r, s, opts);
     }
     check_subaccounts(&mut r, &mut subs, opts);
+    // The whitelist compiler's checks (duplicate and overlapping systems, range widths, path
+    // syntax of resources). Only on an otherwise clean file: a system that failed to parse is
+    // missing from the list, and the compiler's indices would then point at the wrong one.
+    if r.error_count() == 0 {
+        for (path, s) in &subs {
+            check_policy(&mut r, path, &s.systems);
+        }
+    }
 
     let (source, warnings) = r.finish()?;
     Ok(ConnectorFile {
@@ -252,6 +263,15 @@ fn read_systems(
 
 fn check_settings(r: &mut Reader, s: &mut ConnectorSettings, opts: &Options) {
     s.audit_dir = r.resolve(&s.audit_dir);
+    if s.streams_per_tunnel == 0 || s.streams_per_tunnel > 100_000 {
+        r.invalid(
+            "connector.streams_per_tunnel",
+            format!(
+                "streams_per_tunnel is {}; it must be 1 to 100000",
+                s.streams_per_tunnel
+            ),
+        );
+    }
     if let Some(t) = s.backend_trust.as_mut() {
         *t = r.resolve(t);
         check_file(
@@ -283,6 +303,18 @@ fn check_settings(r: &mut Reader, s: &mut ConnectorSettings, opts: &Options) {
     if let Some(sys) = &s.syslog {
         if let Err(e) = host_port(&sys.address) {
             r.invalid("connector.syslog.address", e);
+        }
+    }
+}
+
+fn check_policy(r: &mut Reader, path: &str, systems: &[SystemSpec]) {
+    if let Err(errors) = crate::policy::SubaccountPolicy::compile(systems) {
+        for e in errors {
+            let mut key = index(&join(path, "system"), e.system);
+            if let Some(k) = e.resource {
+                key = index(&join(&key, "resource"), k);
+            }
+            r.invalid(&key, e.to_string());
         }
     }
 }

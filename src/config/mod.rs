@@ -24,7 +24,10 @@ pub mod source;
 mod tests;
 
 pub use common::{AuditLevel, Io, ListenAddr};
-pub use connector::{ConnectorFile, ConnectorSettings, Subaccount, Syslog, SyslogTransport};
+pub use connector::{
+    ConnectorFile, ConnectorSettings, Subaccount, Syslog, SyslogTransport,
+    DEFAULT_STREAMS_PER_TUNNEL,
+};
 pub use error::{ConfigError, ConfigErrors, ConfigWarning, ErrorKind};
 pub use relay::{
     FrontDoor, IdentityProvider, JwtAlgorithm, Limits, ProviderKey, RelayFile, RelaySettings,

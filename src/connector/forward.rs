@@ -7,7 +7,9 @@
 //! frozen into the `Bytes` the tunnel sends.
 
 use super::pool::Pool;
-use crate::policy::{Admitted, HttpRequest, SubaccountPolicy};
+use super::Live;
+use crate::audit::EventKind;
+use crate::policy::{Admitted, HttpRequest};
 use crate::proto::h2::{field, RequestHead, ResponseHead};
 use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits, Method};
 use crate::proto::Reason;
@@ -17,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 use compio::net::TcpStream;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Timeouts towards backends.
 #[derive(Clone, Copy, Debug)]
@@ -28,10 +30,10 @@ pub struct BackendTimeouts {
     pub response: Duration,
 }
 
-/// Everything a stream handler needs; one per thread.
+/// Everything a stream handler needs; one per thread and subaccount.
 pub struct Context {
-    /// The compiled policy of this connector's subaccount: systems and path whitelists.
-    pub policy: Arc<SubaccountPolicy>,
+    /// The subaccount's reloadable settings: compiled policy and audit sink.
+    pub live: Arc<Live>,
     /// Idle backend connections.
     pub pool: Pool,
     /// Backend timeouts.
@@ -99,38 +101,70 @@ const PRINCIPAL_HEADERS: [&[u8]; 2] = [
 ];
 
 /// Serves one stream to the end. Every stream passes the policy first; only the token it
-/// returns lets [`connect`] reach a backend.
-pub async fn serve(ctx: Rc<Context>, stream: StreamHandle, head: RequestHead, end_stream: bool) {
+/// returns lets [`connect`] reach a backend. The decision and the outcome are audited: a
+/// request whose record the audit sink cannot take is refused with 503 (fail closed).
+pub async fn serve(
+    ctx: Rc<Context>,
+    stream: StreamHandle,
+    mut head: RequestHead,
+    end_stream: bool,
+) {
+    let started = std::time::Instant::now();
+    // In-flight streams keep the policy and sink they started with across a reload.
+    let policy = ctx.live.policy();
+    let audit = ctx.live.audit();
+    let mut ev = super::record::request_event(&ctx.live, &mut head);
     let authority = head.authority.clone().unwrap_or_default();
-    if head.is_connect() {
-        return match ctx.policy.check_connect(&authority) {
-            Ok(admitted) => tunnel_tcp(&ctx, stream, &admitted).await,
-            Err(denial) => deny(&stream, denial).await,
-        };
-    }
-    let default_port = if head.scheme.as_deref() == Some(&b"https"[..]) {
-        443
+    let decision = if head.is_connect() {
+        policy.check_connect(&authority)
     } else {
-        80
+        let default_port = if head.scheme.as_deref() == Some(&b"https"[..]) {
+            443
+        } else {
+            80
+        };
+        let path = head.path.clone().unwrap_or_default();
+        policy.check_http(&HttpRequest {
+            authority: &authority,
+            default_port,
+            path: &path,
+            websocket_upgrade: is_websocket_upgrade(&head),
+        })
     };
-    let path = head.path.clone().unwrap_or_default();
-    let req = HttpRequest {
-        authority: &authority,
-        default_port,
-        path: &path,
-        websocket_upgrade: is_websocket_upgrade(&head),
-    };
-    let admitted = match ctx.policy.check_http(&req) {
+    let admitted = match decision {
         Ok(a) => a,
-        Err(denial) => return deny(&stream, denial).await,
+        Err(denial) => {
+            super::record::denied(&mut ev, &denial);
+            if audit.wants(EventKind::Denied) && audit.admit(SystemTime::now()).is_err() {
+                super::record::unavailable(&mut ev);
+                answer(&stream, 503, AUDIT_UNAVAILABLE).await;
+            } else {
+                deny(&stream, denial).await;
+            }
+            return super::record::finish(&audit, ev, &stream, started);
+        }
     };
-    if head.protocol.is_some() || &head.method[..] == b"CONNECT" {
+    super::record::admitted(&mut ev, &admitted);
+    if audit.wants(EventKind::Request) && audit.admit(SystemTime::now()).is_err() {
+        super::record::unavailable(&mut ev);
+        answer(&stream, 503, AUDIT_UNAVAILABLE).await;
+        return super::record::finish(&audit, ev, &stream, started);
+    }
+    if head.is_connect() {
+        tunnel_tcp(&ctx, &stream, &admitted).await;
+    } else if head.protocol.is_some() || &head.method[..] == b"CONNECT" {
         // Extended CONNECT (RFC 8441) passed the whitelist, but the HTTP/1.1 upgrade it
         // needs towards the backend is not implemented.
-        return answer(&stream, 501, "websocket forwarding is not supported yet\n").await;
+        answer(&stream, 501, "websocket forwarding is not supported yet\n").await;
+    } else {
+        forward_http(&ctx, &stream, head, end_stream, &admitted).await;
     }
-    forward_http(&ctx, stream, head, end_stream, &admitted).await
+    super::record::finish(&audit, ev, &stream, started);
 }
+
+/// The answer when the audit trail cannot take the record a request needs.
+const AUDIT_UNAVAILABLE: &str =
+    "the connector's audit log cannot be written (disk full?): requests are refused until it can\n";
 
 /// A WebSocket upgrade: extended CONNECT with `:protocol websocket`, or an `upgrade` field
 /// naming `websocket`.
@@ -199,10 +233,10 @@ async fn connect(ctx: &Context, admitted: &Admitted) -> Result<BackendConn, Stri
     })
 }
 
-async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, admitted: &Admitted) {
+async fn tunnel_tcp(ctx: &Context, stream: &StreamHandle, admitted: &Admitted) {
     let backend = match connect(ctx, admitted).await {
         Ok(s) => s,
-        Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
+        Err(e) => return answer(stream, 502, &format!("backend unreachable: {e}\n")).await,
     };
     if stream
         .send_response(&ResponseHead::new(200), false)
@@ -264,20 +298,20 @@ async fn tunnel_tcp(ctx: &Context, stream: StreamHandle, admitted: &Admitted) {
 
 async fn forward_http(
     ctx: &Context,
-    stream: StreamHandle,
+    stream: &StreamHandle,
     head: RequestHead,
     end_stream: bool,
     admitted: &Admitted,
 ) {
     let Some(path) = admitted.path() else {
-        return answer(&stream, 500, "admitted without a path\n").await;
+        return answer(stream, 500, "admitted without a path\n").await;
     };
     let pool_key = admitted.internal_authority();
     let (mut backend, reused) = match ctx.pool.take(&pool_key) {
         Some(b) => (b, true),
         None => match connect(ctx, admitted).await {
             Ok(b) => (b, false),
-            Err(e) => return answer(&stream, 502, &format!("backend unreachable: {e}\n")).await,
+            Err(e) => return answer(stream, 502, &format!("backend unreachable: {e}\n")).await,
         },
     };
     let method = Method::from_bytes(&head.method).unwrap_or(Method::Get);
@@ -314,7 +348,7 @@ async fn forward_http(
         .chain(forwarded);
     let mut out = BytesMut::with_capacity(1024);
     if let Err(e) = http1::write_request_head(&method, path.raw(), &host, fields, body, &mut out) {
-        return answer(&stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
+        return answer(stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
     }
     let mut pending: Vec<Bytes> = vec![out.freeze()];
     // Request body: DATA slices go to the backend as they are.
@@ -336,7 +370,7 @@ async fn forward_http(
                         pending.push(Bytes::from_static(b"0\r\n\r\n"));
                     }
                     if let Err(e) = backend.wr.write(&std::mem::take(&mut pending)).await {
-                        return answer(&stream, 502, &format!("backend reset: {e}\n")).await;
+                        return answer(stream, 502, &format!("backend reset: {e}\n")).await;
                     }
                     stream.release(n);
                     if end_stream {
@@ -361,7 +395,7 @@ async fn forward_http(
             } else {
                 ""
             };
-            return answer(&stream, 502, &format!("backend reset{why}: {e}\n")).await;
+            return answer(stream, 502, &format!("backend reset{why}: {e}\n")).await;
         }
     }
     relay_response(
@@ -377,7 +411,7 @@ async fn forward_http(
 
 async fn relay_response(
     ctx: &Context,
-    stream: StreamHandle,
+    stream: &StreamHandle,
     mut backend: BackendConn,
     admitted: &Admitted,
     addr: &str,
@@ -396,7 +430,7 @@ async fn relay_response(
             Ok(None) => {}
             Err(e) => {
                 return answer(
-                    &stream,
+                    stream,
                     502,
                     &format!("backend sent an invalid response: {e}\n"),
                 )
@@ -408,7 +442,7 @@ async fn relay_response(
         match compio::time::timeout(deadline, backend.rd.read(&mut buf)).await {
             Err(_) => {
                 return answer(
-                    &stream,
+                    stream,
                     504,
                     &format!("backend did not answer within {deadline:?}\n"),
                 )
@@ -416,13 +450,13 @@ async fn relay_response(
             }
             Ok(Ok(0)) => {
                 return answer(
-                    &stream,
+                    stream,
                     502,
                     "backend closed the connection without a response\n",
                 )
                 .await
             }
-            Ok(Err(e)) => return answer(&stream, 502, &format!("backend reset: {e}\n")).await,
+            Ok(Err(e)) => return answer(stream, 502, &format!("backend reset: {e}\n")).await,
             Ok(Ok(_)) => {}
         }
     };
@@ -452,9 +486,9 @@ async fn relay_response(
         return;
     }
     let complete = match resp.body {
-        BodyKind::Length(n) => copy_length(&stream, &mut backend, buf, n).await,
-        BodyKind::Chunked => copy_chunked(&stream, &mut backend, buf).await,
-        _ => copy_until_close(&stream, &mut backend, buf).await,
+        BodyKind::Length(n) => copy_length(stream, &mut backend, buf, n).await,
+        BodyKind::Chunked => copy_chunked(stream, &mut backend, buf).await,
+        _ => copy_until_close(stream, &mut backend, buf).await,
     };
     if complete && resp.keep_alive && resp.body != BodyKind::UntilClose {
         ctx.pool.put(addr, backend);

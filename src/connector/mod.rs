@@ -8,16 +8,22 @@
 
 mod forward;
 mod pool;
+pub mod record;
+mod setup;
 
 pub use forward::BackendTimeouts;
+pub use setup::{configs_from_file, reload_from_file, ReloadOutcome, SetupError};
 
+use crate::audit::AuditSink;
 use crate::io::runtime::{run_threads, IoError, IoMode, ThreadGroup};
+use crate::policy::SubaccountPolicy;
 use crate::proto::h2::{Config as H2Config, Keepalive, Role};
+use crate::tls::Identity;
 use crate::tunnel::{TlsTransport, Tunnel};
 use forward::Context;
 use rustls::pki_types::ServerName;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// Everything the connector needs to run.
@@ -31,8 +37,16 @@ pub struct ConnectorConfig {
     pub tls: Arc<rustls::ClientConfig>,
     /// Tunnel connections (one thread each).
     pub tunnels: usize,
+    /// The tenant and location this subaccount's certificate names (for audit records; the
+    /// relay takes them from the certificate itself).
+    pub identity: Identity,
     /// The systems this connector exposes and their path whitelists (deny by default).
-    pub policy: Arc<crate::policy::SubaccountPolicy>,
+    pub policy: Arc<SubaccountPolicy>,
+    /// The subaccount's audit trail ([`AuditSink::disabled`] for none).
+    pub audit: AuditSink,
+    /// Streams the relay may open at once on one tunnel (HTTP/2 MAX_CONCURRENT_STREAMS): each
+    /// is a backend connection, so this bounds what one tunnel can make the connector hold.
+    pub max_streams: u32,
     /// Keep-alive PING interval; the relay is dead after 3 unanswered.
     pub keepalive: Duration,
     /// Backend timeouts.
@@ -50,22 +64,108 @@ pub struct ConnectorConfig {
     pub drain_on_signal: bool,
 }
 
-/// Starts the tunnels; they run until the process ends.
-pub fn start(cfg: ConnectorConfig) -> Result<ThreadGroup, IoError> {
-    let cfg = Arc::new(cfg);
-    let n = cfg.tunnels.max(1);
-    run_threads(cfg.io, n, "sp-connector", move |index, backend| {
-        let cfg = cfg.clone();
-        async move {
-            tracing::info!(tunnel = index, %backend, relay = %cfg.relay, "connector tunnel starting");
-            tunnel_loop(cfg, index).await
+/// The reloadable settings of one subaccount, shared by its tunnel threads. A stream reads
+/// them once when it starts, so a reload never changes a decision already taken.
+#[derive(Debug)]
+pub struct Live {
+    /// Tenant, for audit records.
+    pub tenant: String,
+    /// Location, for audit records.
+    pub location: String,
+    policy: RwLock<Arc<SubaccountPolicy>>,
+    audit: RwLock<AuditSink>,
+}
+
+impl Live {
+    /// Settings for one subaccount.
+    pub fn new(identity: &Identity, policy: Arc<SubaccountPolicy>, audit: AuditSink) -> Self {
+        Live {
+            tenant: identity.tenant.clone(),
+            location: identity.location.clone(),
+            policy: RwLock::new(policy),
+            audit: RwLock::new(audit),
         }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<SubaccountPolicy> {
+        // A poisoned lock only means a writer panicked between two whole values.
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The audit sink in force.
+    pub fn audit(&self) -> AuditSink {
+        self.audit.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Swaps in a new compiled policy (streams already running keep theirs).
+    pub fn set_policy(&self, policy: Arc<SubaccountPolicy>) {
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    /// Swaps in another audit sink.
+    pub fn set_audit(&self, audit: AuditSink) {
+        *self.audit.write().unwrap_or_else(|p| p.into_inner()) = audit;
+    }
+}
+
+/// A running connector: its threads and the live settings of each subaccount (in the order
+/// the configurations were given), for reload.
+#[derive(Debug)]
+pub struct Running {
+    /// The tunnel threads.
+    pub group: ThreadGroup,
+    /// One per subaccount.
+    pub subaccounts: Vec<Arc<Live>>,
+}
+
+/// Starts the tunnels of one subaccount; they run until the process ends.
+pub fn start(cfg: ConnectorConfig) -> Result<ThreadGroup, IoError> {
+    start_all(vec![cfg]).map(|r| r.group)
+}
+
+/// Starts the tunnels of several subaccounts (one thread per tunnel, `tunnels` per
+/// subaccount); the I/O backend of the first configuration is used for all.
+pub fn start_all(cfgs: Vec<ConnectorConfig>) -> Result<Running, IoError> {
+    let io = cfgs.first().map_or(IoMode::Auto, |c| c.io);
+    let mut threads: Vec<(Arc<ConnectorConfig>, Arc<Live>, usize)> = Vec::new();
+    let mut lives = Vec::new();
+    for cfg in cfgs {
+        let live = Arc::new(Live::new(
+            &cfg.identity,
+            cfg.policy.clone(),
+            cfg.audit.clone(),
+        ));
+        let cfg = Arc::new(cfg);
+        for t in 0..cfg.tunnels.max(1) {
+            threads.push((cfg.clone(), live.clone(), t));
+        }
+        lives.push(live);
+    }
+    let threads = Arc::new(threads);
+    let group = run_threads(io, threads.len(), "sp-connector", move |index, backend| {
+        let slot = threads.get(index).cloned();
+        async move {
+            let Some((cfg, live, tunnel)) = slot else {
+                return;
+            };
+            tracing::info!(tunnel, tenant = %live.tenant, location = %live.location, %backend,
+                relay = %cfg.relay, "connector tunnel starting");
+            tunnel_loop(cfg, live, index).await
+        }
+    })?;
+    Ok(Running {
+        group,
+        subaccounts: lives,
     })
 }
 
-async fn tunnel_loop(cfg: Arc<ConnectorConfig>, index: usize) {
+async fn tunnel_loop(cfg: Arc<ConnectorConfig>, live: Arc<Live>, index: usize) {
     let ctx = Rc::new(Context {
-        policy: cfg.policy.clone(),
+        live,
         pool: Default::default(),
         timeouts: cfg.timeouts,
         backend_tls: cfg.backend_tls.clone(),
@@ -140,6 +240,7 @@ async fn serve(
             interval: cfg.keepalive,
             max_missed: 3,
         }),
+        max_concurrent_streams: cfg.max_streams.max(1),
         ..H2Config::default()
     };
     let tunnel = Tunnel::new(Role::Server, h2);

@@ -142,7 +142,10 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
             .to_owned(),
         tls: client_tls,
         tunnels: opts.tunnels,
+        identity: identity.clone(),
         policy: Arc::new(policy),
+        audit: crate::audit::AuditSink::disabled(),
+        max_streams: crate::config::DEFAULT_STREAMS_PER_TUNNEL,
         keepalive: Duration::from_secs(10),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),

@@ -17,7 +17,7 @@
 mod stream;
 mod transport;
 
-pub use stream::{StreamEvent, StreamHandle};
+pub use stream::{StreamEvent, StreamHandle, StreamStats};
 pub use transport::{
     TcpRead, TcpTransport, TcpWrite, TlsTransport, Transport, TransportRead, TransportWrite,
 };

@@ -37,11 +37,39 @@ pub enum StreamEvent {
 pub struct StreamHandle {
     tunnel: Tunnel,
     id: StreamId,
+    stats: std::cell::Cell<StreamStats>,
+}
+
+/// What went through one stream, for the audit record: counted where the bytes pass, so no
+/// handler has to remember to count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// The status of the response head sent (server role), if one was sent.
+    pub status: Option<u16>,
+    /// Body bytes received from the peer (DATA payloads handed out by `next`).
+    pub received: u64,
+    /// Body bytes accepted for sending.
+    pub sent: u64,
 }
 
 impl StreamHandle {
     pub(super) fn new(tunnel: Tunnel, id: StreamId) -> Self {
-        StreamHandle { tunnel, id }
+        StreamHandle {
+            tunnel,
+            id,
+            stats: Default::default(),
+        }
+    }
+
+    /// Bytes and status so far.
+    pub fn stats(&self) -> StreamStats {
+        self.stats.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut StreamStats)) {
+        let mut st = self.stats.get();
+        f(&mut st);
+        self.stats.set(st);
     }
 
     /// The stream id.
@@ -59,6 +87,10 @@ impl StreamHandle {
                 return Poll::Ready(None);
             };
             if let Some(ev) = slot.events.pop_front() {
+                if let StreamEvent::Data { data, .. } = &ev {
+                    let n = data.len() as u64;
+                    self.count(|st| st.received += n);
+                }
                 return Poll::Ready(Some(ev));
             }
             if let Some(e) = closed {
@@ -86,6 +118,9 @@ impl StreamHandle {
         let mut s = self.tunnel.shared.borrow_mut();
         let r = s.conn.send_response(self.id, head, end_stream);
         s.wake_writer();
+        if r.is_ok() {
+            self.count(|st| st.status = Some(head.status));
+        }
         r
     }
 
@@ -102,11 +137,15 @@ impl StreamHandle {
                 match r {
                     Ok(()) => {
                         s.wake_writer();
+                        let n = data.len() as u64;
+                        self.count(|st| st.sent += n);
                         return Ok(());
                     }
                     Err(StreamError::BufferFull { capacity, .. }) if capacity > 0 => {
                         let part = data.split_to(capacity);
+                        let n = part.len() as u64;
                         s.conn.send_data(self.id, part, false)?;
+                        self.count(|st| st.sent += n);
                         s.wake_writer();
                         continue;
                     }

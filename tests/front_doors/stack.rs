@@ -118,7 +118,10 @@ pub fn start_connector(dir: &std::path::Path, id: &Identity, relay: SocketAddr, 
         )
         .unwrap(),
         tunnels: 1,
+        identity: id.clone(),
         policy,
+        audit: sallyport::audit::AuditSink::disabled(),
+        max_streams: sallyport::config::DEFAULT_STREAMS_PER_TUNNEL,
         keepalive: Duration::from_secs(10),
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),
