@@ -338,7 +338,7 @@ fn sighup_reloads_the_real_binary() {
         }
     }
     let pid = child.id();
-    let _kill = Kill(std::mem::replace(
+    let mut guard = Kill(std::mem::replace(
         &mut child,
         Command::new("true").spawn().unwrap(),
     ));
@@ -364,4 +364,31 @@ fn sighup_reloads_the_real_binary() {
     );
     // Still alive after the signal (SIGHUP's default action would have ended it).
     assert_eq!(status(&stack, "/bytes/3"), 200);
+
+    // SIGTERM drains and exits 0, signing the trail on the way out: it then verifies
+    // against the connector's certificate.
+    let rc = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(st) = guard.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the connector did not exit on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let cert = tmp.0.join("pki/connector-acme-default.pem");
+    let report = sallyport::audit::verify_dir(&audit_dir, Some(&cert)).unwrap();
+    let recs = kinds(&records(&audit_dir));
+    assert!(
+        recs.iter().any(|k| k == "checkpoint"),
+        "{recs:?} {report:?}"
+    );
 }

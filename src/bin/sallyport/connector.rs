@@ -125,7 +125,20 @@ fn run_from_file(path: &std::path::Path) -> Result<(), String> {
         "connector running; SIGHUP or a change of the file reloads it");
     let watch = sallyport::reload::Watch::new(path, Some(hangup), Duration::from_secs(1));
     let live = running.subaccounts;
-    sallyport::reload::supervise(running.group, watch, |trigger| {
+    // Retention and time-based checkpoints run even when no request comes.
+    let ticking = live.clone();
+    std::thread::Builder::new()
+        .name("sp-audit-tick".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(10));
+            for l in &ticking {
+                if let Err(e) = l.audit().tick(std::time::SystemTime::now()) {
+                    tracing::error!(tenant = %l.tenant, location = %l.location, "audit: {e}");
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the audit timer thread: {e}"))?;
+    let result = sallyport::reload::supervise(running.group, watch, |trigger| {
         match sallyport::connector::reload_from_file(path, &live, &mut file) {
             ReloadOutcome::Applied {
                 summary,
@@ -141,6 +154,12 @@ fn run_from_file(path: &std::path::Path) -> Result<(), String> {
                 "new configuration rejected, the running one stays:\n{e}"
             ),
         }
-    })
-    .map_err(|e| e.to_string())
+    });
+    // Drained (SIGTERM): sign what was written since the last checkpoint.
+    for l in &live {
+        if let Err(e) = l.audit().checkpoint(std::time::SystemTime::now()) {
+            tracing::error!(tenant = %l.tenant, location = %l.location, "audit checkpoint: {e}");
+        }
+    }
+    result.map_err(|e| e.to_string())
 }
