@@ -3,6 +3,8 @@
 //! refusal goes to an [`AuthAudit`] sink.
 
 use crate::auth::{password, Providers};
+use crate::proto::hpack::Field;
+use bytes::Bytes;
 use futures_channel::oneshot;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -18,6 +20,8 @@ pub enum Door {
     HttpProxy,
     /// The SOCKS5 door.
     Socks5,
+    /// The tunnel listener (a connector registering).
+    Tunnel,
 }
 
 impl fmt::Display for Door {
@@ -25,6 +29,7 @@ impl fmt::Display for Door {
         f.write_str(match self {
             Door::HttpProxy => "http-proxy",
             Door::Socks5 => "socks5",
+            Door::Tunnel => "tunnel",
         })
     }
 }
@@ -80,6 +85,11 @@ pub struct FrontAuth {
     pub trusted_tenant: Option<String>,
     /// Where authentication failures go.
     pub audit: Arc<dyn AuthAudit>,
+    /// Whether connectors register only for tenants in `tenants` (and, when the tenant lists
+    /// locations, only for one of them). On for a relay run from a configuration file, where
+    /// the tenants are the complete list; off for the command-line quick path, which serves
+    /// any tenant the CA certified.
+    pub configured_tenants_only: bool,
 }
 
 impl fmt::Debug for FrontAuth {
@@ -88,6 +98,7 @@ impl fmt::Debug for FrontAuth {
             .field("providers", &self.providers.providers.len())
             .field("tenants", &self.tenants.keys().collect::<Vec<_>>())
             .field("trusted_tenant", &self.trusted_tenant)
+            .field("configured_tenants_only", &self.configured_tenants_only)
             .finish()
     }
 }
@@ -151,7 +162,63 @@ pub struct Caller {
     pub principal: String,
 }
 
+/// The HTTP/2 request field naming the caller on every stream the relay opens into a
+/// tunnel. The relay removes any field of this name a client sent and sets its own; the
+/// connector reads it (for its audit) and removes it before the backend.
+pub const CALLER_FIELD: &str = "sallyport-caller";
+
+impl Caller {
+    /// The [`CALLER_FIELD`] for this caller: the principal with every byte outside visible
+    /// ASCII, and `%` itself, percent-encoded (`%XX`, upper-case hex), so a token subject or a
+    /// SOCKS5 user name can neither break the field nor smuggle a second one.
+    pub fn field(&self) -> Field {
+        Field {
+            name: Bytes::from_static(CALLER_FIELD.as_bytes()),
+            value: Bytes::from(percent_encode_visible(self.principal.as_bytes())),
+            sensitive: false,
+        }
+    }
+}
+
+/// `bytes` with everything but visible ASCII other than `%` (0x21..=0x7E) as `%XX`.
+pub fn percent_encode_visible(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x21..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
+}
+
 impl FrontAuth {
+    /// Whether a connector with this certified identity may register. `Err` names the
+    /// refusal (for the log and the audit record).
+    pub fn admit_tunnel(&self, tenant: &str, location: &str) -> Result<(), String> {
+        if !self.configured_tenants_only {
+            return Ok(());
+        }
+        let Some(settings) = self.tenants.get(tenant) else {
+            return Err(format!(
+                "tenant '{tenant}' is not configured on this relay: add a [[tenant]] named \
+                 '{tenant}' to the relay file, or revoke the connector's certificate"
+            ));
+        };
+        match &settings.locations {
+            Some(allowed) if !allowed.iter().any(|a| a == location) => Err(format!(
+                "location '{location}' is not among the connector locations of tenant \
+                 '{tenant}' ({}); add it to the tenant's `locations` to let it register",
+                allowed.join(", ")
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Nothing configured yet (no providers, users or trusted tenant; [`FrontAuth::check`]
     /// refuses it until something is added), failures logged by [`LogAudit`].
     pub fn empty() -> FrontAuth {
@@ -160,6 +227,7 @@ impl FrontAuth {
             tenants: HashMap::new(),
             trusted_tenant: None,
             audit: Arc::new(LogAudit),
+            configured_tenants_only: false,
         }
     }
 

@@ -146,7 +146,7 @@ pub fn start_relay(
     );
     let (_threads, registry) = relay::start(RelayConfig {
         tunnel_listener,
-        proxy_listener,
+        proxy_listener: Some(proxy_listener),
         socks_listener: Some(socks_listener),
         tls,
         auth,
