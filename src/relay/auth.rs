@@ -520,6 +520,66 @@ mod tests {
     }
 
     #[test]
+    fn tunnels_register_only_for_configured_tenants_and_locations() {
+        let mut a = FrontAuth::trusted("acme");
+        assert_eq!(a.admit_tunnel("ghost", "default"), Ok(()), "quick path: any");
+        a.configured_tenants_only = true;
+        a.tenants.insert("acme".into(), TenantAuth::default());
+        a.tenants.insert(
+            "beta".into(),
+            TenantAuth {
+                locations: Some(vec!["berlin".into()]),
+                ..Default::default()
+            },
+        );
+        assert_eq!(a.admit_tunnel("acme", "anywhere"), Ok(()));
+        assert_eq!(a.admit_tunnel("beta", "berlin"), Ok(()));
+        let e = a.admit_tunnel("ghost", "default").unwrap_err();
+        assert!(e.contains("'ghost' is not configured"), "{e}");
+        let e = a.admit_tunnel("beta", "rome").unwrap_err();
+        assert!(e.contains("'rome'") && e.contains("berlin"), "{e}");
+    }
+
+    #[test]
+    fn the_caller_field_cannot_be_broken_by_its_principal() {
+        let field = |p: &str| {
+            let c = Caller {
+                tenant: "acme".into(),
+                principal: p.into(),
+            };
+            let f = c.field();
+            assert_eq!(&f.name[..], CALLER_FIELD.as_bytes());
+            String::from_utf8(f.value.to_vec()).unwrap()
+        };
+        assert_eq!(field("jwt:corp:alice@example.com"), "jwt:corp:alice@example.com");
+        assert_eq!(field("user:a b\r\nx: y"), "user:a%20b%0D%0Ax:%20y");
+        assert_eq!(field("user:100%"), "user:100%25");
+        assert_eq!(field("user:\u{e9}"), "user:%C3%A9");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn caller_field_values_are_visible_ascii_and_decode_back(p in ".{0,40}") {
+            let v = percent_encode_visible(p.as_bytes());
+            proptest::prop_assert!(v.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            proptest::prop_assert_eq!(out, p.as_bytes());
+        }
+    }
+
+    #[test]
     fn gate_admits_at_most_max_and_hands_permits_over() {
         let gate = Arc::new(Gate::new(2));
         let rt = compio::runtime::Runtime::new().unwrap();

@@ -561,9 +561,15 @@ mod tests {
         let h = head(
             "proxy-authorization: Bearer t\r\nsap-connectivity-authentication: Bearer u\r\n\
              SAP-Connectivity-Technical-Authentication: Bearer x\r\n\
-             sap-connectivity-scc-location_id: rome\r\nx-kept: 1\r\n",
+             sap-connectivity-scc-location_id: rome\r\nx-kept: 1\r\n\
+             Sallyport-Caller: trusted\r\n",
         );
-        let names: Vec<String> = h2_fields(&h)
+        let caller = Caller {
+            tenant: "acme".into(),
+            principal: "jwt:corp:alice".into(),
+        };
+        let fields = h2_fields(&h, &caller);
+        let names: Vec<String> = fields
             .iter()
             .map(|f| String::from_utf8_lossy(&f.name).into_owned())
             .collect();
@@ -574,9 +580,17 @@ mod tests {
             [
                 "sap-connectivity-authentication",
                 "sap-connectivity-technical-authentication",
-                "x-kept"
+                "x-kept",
+                CALLER_FIELD,
             ]
         );
+        // The client's own caller field is gone; the relay's says who authenticated.
+        let callers: Vec<&[u8]> = fields
+            .iter()
+            .filter(|f| f.name == CALLER_FIELD.as_bytes())
+            .map(|f| &f.value[..])
+            .collect();
+        assert_eq!(callers, [&b"jwt:corp:alice"[..]]);
         assert_eq!(location(&h), Ok(Some("rome".to_string())));
         assert_eq!(location(&head("")), Ok(None));
         assert!(location(&head("sallyport-location: Rome\r\n")).is_err());
