@@ -58,9 +58,15 @@ fn jwt_key(dir: &Path, file: &str, kid: &str) -> Signer {
 }
 
 fn token(signer: &Signer, tenant: &str) -> String {
-    let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 600;
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
     signer
-        .issue(&json!({"iss": ISSUER, "aud": "sallyport", "exp": exp, "zid": tenant, "sub": "app-7"}))
+        .issue(
+            &json!({"iss": ISSUER, "aud": "sallyport", "exp": exp, "zid": tenant, "sub": "app-7"}),
+        )
         .unwrap()
 }
 
@@ -198,7 +204,9 @@ fn connect(port: u16) -> TcpStream {
 /// One proxy request; returns the whole answer (the relay closes after it).
 fn proxy_get(port: u16, token: Option<&str>, extra: &str) -> String {
     let mut s = connect(port);
-    let auth = token.map_or(String::new(), |t| format!("proxy-authorization: Bearer {t}\r\n"));
+    let auth = token.map_or(String::new(), |t| {
+        format!("proxy-authorization: Bearer {t}\r\n")
+    });
     write!(
         s,
         "GET http://erp.virtual/x HTTP/1.1\r\nhost: erp.virtual\r\n{auth}{extra}connection: close\r\n\r\n"
@@ -270,7 +278,9 @@ fn relay_from_a_config_file() {
     // A configured tenant registers and serves a Bearer request; the connector learns who
     // called, and a caller field the client sent does not get through.
     let (seen, _acme_down) = test_connector(&dir, &acme, tunnel_addr);
-    wait_for("acme to register", || registry.count("acme", "default") == 1);
+    wait_for("acme to register", || {
+        registry.count("acme", "default") == 1
+    });
     let answer = proxy_get(
         ports.proxy,
         Some(&token(&k1, "acme")),
@@ -291,7 +301,10 @@ fn relay_from_a_config_file() {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let out = String::from_utf8_lossy(&out);
-    assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("ok"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 200") && out.ends_with("ok"),
+        "{out}"
+    );
 
     // SOCKS5 username/password.
     let mut s = connect(ports.socks);
@@ -318,8 +331,14 @@ fn relay_from_a_config_file() {
     assert_eq!(rest, b"ok");
     let connects = caller_fields(&seen, "CONNECT");
     assert_eq!(connects.len(), 2, "{connects:?}");
-    assert!(connects.contains(&vec!["jwt:corp:app-7".to_string()]), "{connects:?}");
-    assert!(connects.contains(&vec!["user:alice".to_string()]), "{connects:?}");
+    assert!(
+        connects.contains(&vec!["jwt:corp:app-7".to_string()]),
+        "{connects:?}"
+    );
+    assert!(
+        connects.contains(&vec!["user:alice".to_string()]),
+        "{connects:?}"
+    );
 
     // An unconfigured tenant and a location outside acme's list are refused at registration.
     for id in [&ghost, &rome] {
@@ -339,11 +358,18 @@ fn relay_from_a_config_file() {
         .unwrap();
     assert_eq!(refusal["kind"], "auth_failure");
     assert_eq!(refusal["target"], "tunnel");
-    assert!(refusal["caller"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(refusal["caller"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
 
     // Reload through the file watch: the rotated key is accepted, the old one refused.
     let mut watch = Watch::new(&path, None, Duration::from_millis(50));
-    std::fs::write(&path, text.replace("k1.pem", "k2.pem").replace("\"k1\"", "\"k2\"")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("k1.pem", "k2.pem").replace("\"k1\"", "\"k2\""),
+    )
+    .unwrap();
     let mut outcome = None;
     for _ in 0..100 {
         if let Some(trigger) = watch.poll().unwrap() {
@@ -351,13 +377,25 @@ fn relay_from_a_config_file() {
             break;
         }
     }
-    assert!(matches!(outcome, Some(ReloadOutcome::Applied(_))), "{outcome:?}");
-    assert_eq!(status(&proxy_get(ports.proxy, Some(&token(&k2, "acme")), "")), 200);
-    assert_eq!(status(&proxy_get(ports.proxy, Some(&token(&k1, "acme")), "")), 407);
+    assert!(
+        matches!(outcome, Some(ReloadOutcome::Applied(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        status(&proxy_get(ports.proxy, Some(&token(&k2, "acme")), "")),
+        200
+    );
+    assert_eq!(
+        status(&proxy_get(ports.proxy, Some(&token(&k1, "acme")), "")),
+        407
+    );
 
     // An invalid file is refused and audited; the running settings stay.
-    std::fs::write(&path, text.replace("algorithms = [\"ES256\"]", "algorithms = [\"none\"]"))
-        .unwrap();
+    std::fs::write(
+        &path,
+        text.replace("algorithms = [\"ES256\"]", "algorithms = [\"none\"]"),
+    )
+    .unwrap();
     let mut outcome = None;
     for _ in 0..100 {
         if let Some(trigger) = watch.poll().unwrap() {
@@ -365,8 +403,14 @@ fn relay_from_a_config_file() {
             break;
         }
     }
-    assert!(matches!(outcome, Some(ReloadOutcome::Rejected(_))), "{outcome:?}");
-    assert_eq!(status(&proxy_get(ports.proxy, Some(&token(&k2, "acme")), "")), 200);
+    assert!(
+        matches!(outcome, Some(ReloadOutcome::Rejected(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        status(&proxy_get(ports.proxy, Some(&token(&k2, "acme")), "")),
+        200
+    );
     built
         .audit
         .as_ref()
@@ -415,7 +459,11 @@ fn the_binary_reloads_on_sighup_and_reports_file_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = text.lines().position(|l| l.starts_with("algorithms")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("algorithms"))
+        .unwrap()
+        + 1;
     let expected = format!("{}:{line}:", path.display());
     assert!(
         stderr.contains(&expected) && stderr.contains("identity_provider[0].algorithms"),
@@ -433,12 +481,18 @@ fn the_binary_reloads_on_sighup_and_reports_file_errors() {
     let child = RelayProcess(child);
     let _ = connect(ports.proxy);
     // No connector runs: an authenticated caller gets 503 (no connector), anyone else 407.
-    assert_eq!(status(&proxy_get(ports.proxy, Some(&token(&k1, "acme")), "")), 503);
+    assert_eq!(
+        status(&proxy_get(ports.proxy, Some(&token(&k1, "acme")), "")),
+        503
+    );
 
     // Rotate the key in place: the configuration file stays the same, so only SIGHUP can
     // make the relay read the key file again.
     let k1b = jwt_key(&dir, "k1.pem", "k1");
-    assert_eq!(status(&proxy_get(ports.proxy, Some(&token(&k1b, "acme")), "")), 407);
+    assert_eq!(
+        status(&proxy_get(ports.proxy, Some(&token(&k1b, "acme")), "")),
+        407
+    );
     let kill = Command::new("kill")
         .args(["-HUP", &child.0.id().to_string()])
         .status()
@@ -447,7 +501,10 @@ fn the_binary_reloads_on_sighup_and_reports_file_errors() {
     wait_for("the rotated key after SIGHUP", || {
         status(&proxy_get(ports.proxy, Some(&token(&k1b, "acme")), "")) == 503
     });
-    assert_eq!(status(&proxy_get(ports.proxy, Some(&token(&k1, "acme")), "")), 407);
+    assert_eq!(
+        status(&proxy_get(ports.proxy, Some(&token(&k1, "acme")), "")),
+        407
+    );
     wait_for("config_change in the relay's audit trail", || {
         audit_trail(&dir).contains("SIGHUP")
     });

@@ -522,7 +522,11 @@ mod tests {
     #[test]
     fn tunnels_register_only_for_configured_tenants_and_locations() {
         let mut a = FrontAuth::trusted("acme");
-        assert_eq!(a.admit_tunnel("ghost", "default"), Ok(()), "quick path: any");
+        assert_eq!(
+            a.admit_tunnel("ghost", "default"),
+            Ok(()),
+            "quick path: any"
+        );
         a.configured_tenants_only = true;
         a.tenants.insert("acme".into(), TenantAuth::default());
         a.tenants.insert(
@@ -551,7 +555,10 @@ mod tests {
             assert_eq!(&f.name[..], CALLER_FIELD.as_bytes());
             String::from_utf8(f.value.to_vec()).unwrap()
         };
-        assert_eq!(field("jwt:corp:alice@example.com"), "jwt:corp:alice@example.com");
+        assert_eq!(
+            field("jwt:corp:alice@example.com"),
+            "jwt:corp:alice@example.com"
+        );
         assert_eq!(field("user:a b\r\nx: y"), "user:a%20b%0D%0Ax:%20y");
         assert_eq!(field("user:100%"), "user:100%25");
         assert_eq!(field("user:\u{e9}"), "user:%C3%A9");

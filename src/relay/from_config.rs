@@ -225,7 +225,10 @@ pub fn restart_only_changes(old: &RelaySettings, new: &RelaySettings) -> Vec<&'s
             changed.push(key);
         }
     };
-    check("relay.tunnel_listen", old.tunnel_listen != new.tunnel_listen);
+    check(
+        "relay.tunnel_listen",
+        old.tunnel_listen != new.tunnel_listen,
+    );
     check("relay.http_proxy", old.http_proxy != new.http_proxy);
     check("relay.socks5", old.socks5 != new.socks5);
     check("relay.ca", old.ca != new.ca);

@@ -15,8 +15,8 @@
 //! no answer in time.
 
 use super::auth::{Caller, Door, FrontAuth, CALLER_FIELD};
-use super::live::AuthCell;
 use super::connect::{self, ConnectAnswer};
+use super::live::AuthCell;
 use super::registry::{Outbound, Registry, RemoteStream, RouteError};
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;

@@ -17,8 +17,8 @@
 //! that pipeline the request behind their credentials), then the connection closes.
 
 use super::auth::{verify_user, Caller, Door, FrontAuth};
-use super::live::AuthCell;
 use super::connect::{self, ConnectAnswer};
+use super::live::AuthCell;
 use super::registry::{Registry, RouteError};
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;

@@ -211,6 +211,7 @@ pub fn doors() -> &'static Doors {
             tenants,
             trusted_tenant: None,
             audit: audit.clone(),
+            ..FrontAuth::empty()
         };
         let (tunnel, proxy, socks, registry) = start_relay(tls.clone(), auth);
         let (_, trusted_proxy, trusted_socks, _) = start_relay(tls, FrontAuth::trusted("acme"));

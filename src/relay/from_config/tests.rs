@@ -10,7 +10,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("sp-relay-fromcfg-{}-{name}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("sp-relay-fromcfg-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).expect("scratch dir");
         // The TLS files only need to exist for the file checks; nothing here loads them.
@@ -96,15 +97,26 @@ fn front_auth_holds_the_files_providers_and_tenants() {
     assert_eq!(auth.trusted_tenant, None);
     assert_eq!(auth.providers.max_token_len, 4000);
     let p = &auth.providers.providers[0];
-    assert_eq!((p.name.as_str(), p.algorithms.as_slice()), ("corp", &[Alg::ES256][..]));
+    assert_eq!(
+        (p.name.as_str(), p.algorithms.as_slice()),
+        ("corp", &[Alg::ES256][..])
+    );
     assert_eq!(p.keys.len(), 1);
     assert_eq!(p.keys[0].kid.as_deref(), Some("k1"));
     let acme = &auth.tenants["acme"];
-    assert_eq!(acme.locations.as_deref(), Some(&["default".to_string(), "berlin".into()][..]));
+    assert_eq!(
+        acme.locations.as_deref(),
+        Some(&["default".to_string(), "berlin".into()][..])
+    );
     assert!(acme.users.contains_key("alice"));
-    assert_eq!(auth.tenants["beta"].locations, None, "empty list = any location");
+    assert_eq!(
+        auth.tenants["beta"].locations, None,
+        "empty list = any location"
+    );
     assert_eq!(auth.location("beta", None).as_deref(), Ok("rome"));
-    let caller = auth.verify_jwt(token(&signer, "acme").as_bytes()).expect("valid token");
+    let caller = auth
+        .verify_jwt(token(&signer, "acme").as_bytes())
+        .expect("valid token");
     assert_eq!(caller.tenant, "acme");
     assert_eq!(caller.principal, "jwt:corp:app");
 }
@@ -118,7 +130,11 @@ fn an_unusable_key_file_is_reported_at_its_key() {
     let errs = front_auth_from_file(&file, Arc::new(LogAudit)).unwrap_err();
     let e = &errs.errors()[0];
     assert_eq!(e.key, "identity_provider[0].key[0].file");
-    let line = text.lines().position(|l| l.contains("file = ")).expect("line") + 1;
+    let line = text
+        .lines()
+        .position(|l| l.contains("file = "))
+        .expect("line")
+        + 1;
     assert_eq!(e.line as usize, line, "{e}");
     assert!(e.message.contains("k1.pem"), "{e}");
 }
@@ -134,8 +150,14 @@ fn restart_only_settings_are_named() {
         .replace("127.0.0.1:20003", "127.0.0.1:20005")
         .replace("jwt_max_bytes = 4000", "jwt_max_bytes = 5000");
     let new = parse_relay_str(&changed, &origin, &Options::default()).expect("new");
-    assert_eq!(restart_only_changes(&old.relay, &old.relay), Vec::<&str>::new());
-    assert_eq!(restart_only_changes(&old.relay, &new.relay), ["relay.http_proxy"]);
+    assert_eq!(
+        restart_only_changes(&old.relay, &old.relay),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        restart_only_changes(&old.relay, &new.relay),
+        ["relay.http_proxy"]
+    );
     let with_threads = changed.replace("[relay.http_proxy]", "threads = 3\n\n[relay.http_proxy]");
     let new = parse_relay_str(&with_threads, &origin, &Options::default()).expect("threads");
     assert_eq!(
@@ -160,8 +182,11 @@ fn reload_swaps_keys_and_an_invalid_file_keeps_the_old_settings() {
     let mut reloader = Reloader::new(&path, file, cell.clone(), Some(sink.clone()));
 
     // Key rotation.
-    std::fs::write(&path, text.replace("k1.pem", "k2.pem").replace("\"k1\"", "\"k2\""))
-        .expect("rotate");
+    std::fs::write(
+        &path,
+        text.replace("k1.pem", "k2.pem").replace("\"k1\"", "\"k2\""),
+    )
+    .expect("rotate");
     let outcome = reloader.reload(Trigger::FileChanged);
     assert!(
         matches!(&outcome, ReloadOutcome::Applied(s) if s.contains("changed: identity providers")),
