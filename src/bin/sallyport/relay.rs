@@ -166,13 +166,14 @@ fn run_from_file(path: &Path) -> Result<(), String> {
             path.display()
         )
     };
+    // First, before any thread exists: every thread inherits the blocked mask, so a SIGHUP
+    // can only be taken by the supervisor's wait, never terminate the process.
+    let hangup = sallyport::io::signals::Hangup::block()
+        .map_err(|e| format!("cannot block SIGHUP for reloads: {e}"))?;
     let file = sallyport::config::load_relay(path).map_err(report)?;
     for w in file.warnings() {
         tracing::warn!("{w}");
     }
-    // Before any runtime thread exists: they inherit the blocked mask.
-    let hangup = sallyport::io::signals::Hangup::block()
-        .map_err(|e| format!("cannot block SIGHUP for reloads: {e}"))?;
     let built = relay_config_from_file(&file).map_err(report)?;
     if let Some(t) = &built.config.auth.trusted_tenant {
         tracing::warn!(tenant = %t, "front doors serve this tenant without caller credentials (trusted = true)");
