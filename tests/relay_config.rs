@@ -365,6 +365,11 @@ fn relay_from_a_config_file() {
         .unwrap()
         .starts_with("127.0.0.1:"));
 
+    // A valid token naming a tenant the file does not have is refused before routing.
+    let answer = proxy_get(ports.proxy, Some(&token(&k1, "ghost")), "");
+    assert_eq!(status(&answer), 503, "{answer}");
+    assert!(answer.contains("'ghost' is not configured"), "{answer}");
+
     // Reload through the file watch: the rotated key is accepted, the old one refused.
     let mut watch = Watch::new(&path, None, Duration::from_millis(50));
     std::fs::write(

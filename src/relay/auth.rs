@@ -303,8 +303,14 @@ impl FrontAuth {
 
     /// The location a caller of `tenant` reaches: the one asked for, else the tenant's
     /// default. `Err` names the refusal when the tenant restricts its locations.
+    /// With [`FrontAuth::configured_tenants_only`], a tenant missing from `tenants` is refused
+    /// too: a token may name any tenant, and a tunnel that registered before a reload removed
+    /// its tenant must not stay reachable.
     pub fn location(&self, tenant: &str, asked: Option<&str>) -> Result<String, String> {
         let settings = self.tenants.get(tenant);
+        if self.configured_tenants_only && settings.is_none() {
+            return Err(format!("tenant '{tenant}' is not configured on this relay"));
+        }
         let loc = match asked {
             Some(l) => l,
             None => settings
@@ -537,6 +543,9 @@ mod tests {
             },
         );
         assert_eq!(a.admit_tunnel("acme", "anywhere"), Ok(()));
+        assert_eq!(a.location("acme", None).as_deref(), Ok("default"));
+        let e = a.location("ghost", None).unwrap_err();
+        assert!(e.contains("'ghost' is not configured"), "{e}");
         assert_eq!(a.admit_tunnel("beta", "berlin"), Ok(()));
         let e = a.admit_tunnel("ghost", "default").unwrap_err();
         assert!(e.contains("'ghost' is not configured"), "{e}");
