@@ -175,7 +175,7 @@ fn relay_forgets_a_restarted_connector_and_routes_to_the_new_one() {
     let proxy = proxy_listener.local_addr().unwrap();
     let (_threads, registry) = sallyport::relay::start(sallyport::relay::RelayConfig {
         tunnel_listener,
-        proxy_listener,
+        proxy_listener: Some(proxy_listener),
         tls: sallyport::tls::relay_server_config(&f("ca.pem"), &f("relay.pem"), &f("relay.key"))
             .unwrap(),
         socks_listener: None,

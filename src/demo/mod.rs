@@ -96,7 +96,7 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (_relay_threads, registry) = relay::start(RelayConfig {
         tunnel_listener,
-        proxy_listener,
+        proxy_listener: Some(proxy_listener),
         tls: server_tls,
         socks_listener: None,
         auth: relay::FrontAuth::trusted(TENANT),

@@ -3,6 +3,8 @@
 //! refusal goes to an [`AuthAudit`] sink.
 
 use crate::auth::{password, Providers};
+use crate::proto::hpack::Field;
+use bytes::Bytes;
 use futures_channel::oneshot;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -18,6 +20,8 @@ pub enum Door {
     HttpProxy,
     /// The SOCKS5 door.
     Socks5,
+    /// The tunnel listener (a connector registering).
+    Tunnel,
 }
 
 impl fmt::Display for Door {
@@ -25,6 +29,7 @@ impl fmt::Display for Door {
         f.write_str(match self {
             Door::HttpProxy => "http-proxy",
             Door::Socks5 => "socks5",
+            Door::Tunnel => "tunnel",
         })
     }
 }
@@ -80,6 +85,11 @@ pub struct FrontAuth {
     pub trusted_tenant: Option<String>,
     /// Where authentication failures go.
     pub audit: Arc<dyn AuthAudit>,
+    /// Whether connectors register only for tenants in `tenants` (and, when the tenant lists
+    /// locations, only for one of them). On for a relay run from a configuration file, where
+    /// the tenants are the complete list; off for the command-line quick path, which serves
+    /// any tenant the CA certified.
+    pub configured_tenants_only: bool,
 }
 
 impl fmt::Debug for FrontAuth {
@@ -88,6 +98,7 @@ impl fmt::Debug for FrontAuth {
             .field("providers", &self.providers.providers.len())
             .field("tenants", &self.tenants.keys().collect::<Vec<_>>())
             .field("trusted_tenant", &self.trusted_tenant)
+            .field("configured_tenants_only", &self.configured_tenants_only)
             .finish()
     }
 }
@@ -151,7 +162,63 @@ pub struct Caller {
     pub principal: String,
 }
 
+/// The HTTP/2 request field naming the caller on every stream the relay opens into a
+/// tunnel. The relay removes any field of this name a client sent and sets its own; the
+/// connector reads it (for its audit) and removes it before the backend.
+pub const CALLER_FIELD: &str = "sallyport-caller";
+
+impl Caller {
+    /// The [`CALLER_FIELD`] for this caller: the principal with every byte outside visible
+    /// ASCII, and `%` itself, percent-encoded (`%XX`, upper-case hex), so a token subject or a
+    /// SOCKS5 user name can neither break the field nor smuggle a second one.
+    pub fn field(&self) -> Field {
+        Field {
+            name: Bytes::from_static(CALLER_FIELD.as_bytes()),
+            value: Bytes::from(percent_encode_visible(self.principal.as_bytes())),
+            sensitive: false,
+        }
+    }
+}
+
+/// `bytes` with everything but visible ASCII other than `%` (0x21..=0x7E) as `%XX`.
+pub fn percent_encode_visible(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x21..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
+}
+
 impl FrontAuth {
+    /// Whether a connector with this certified identity may register. `Err` names the
+    /// refusal (for the log and the audit record).
+    pub fn admit_tunnel(&self, tenant: &str, location: &str) -> Result<(), String> {
+        if !self.configured_tenants_only {
+            return Ok(());
+        }
+        let Some(settings) = self.tenants.get(tenant) else {
+            return Err(format!(
+                "tenant '{tenant}' is not configured on this relay: add a [[tenant]] named \
+                 '{tenant}' to the relay file, or revoke the connector's certificate"
+            ));
+        };
+        match &settings.locations {
+            Some(allowed) if !allowed.iter().any(|a| a == location) => Err(format!(
+                "location '{location}' is not among the connector locations of tenant \
+                 '{tenant}' ({}); add it to the tenant's `locations` to let it register",
+                allowed.join(", ")
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Nothing configured yet (no providers, users or trusted tenant; [`FrontAuth::check`]
     /// refuses it until something is added), failures logged by [`LogAudit`].
     pub fn empty() -> FrontAuth {
@@ -160,6 +227,7 @@ impl FrontAuth {
             tenants: HashMap::new(),
             trusted_tenant: None,
             audit: Arc::new(LogAudit),
+            configured_tenants_only: false,
         }
     }
 
@@ -235,8 +303,14 @@ impl FrontAuth {
 
     /// The location a caller of `tenant` reaches: the one asked for, else the tenant's
     /// default. `Err` names the refusal when the tenant restricts its locations.
+    /// With [`FrontAuth::configured_tenants_only`], a tenant missing from `tenants` is refused
+    /// too: a token may name any tenant, and a tunnel that registered before a reload removed
+    /// its tenant must not stay reachable.
     pub fn location(&self, tenant: &str, asked: Option<&str>) -> Result<String, String> {
         let settings = self.tenants.get(tenant);
+        if self.configured_tenants_only && settings.is_none() {
+            return Err(format!("tenant '{tenant}' is not configured on this relay"));
+        }
         let loc = match asked {
             Some(l) => l,
             None => settings
@@ -449,6 +523,76 @@ mod tests {
             .contains("rome"));
         a.tenants.get_mut("acme").unwrap().default_location = Some("Bad Name".into());
         assert!(matches!(a.check(), Err(FrontAuthError::BadName(_))));
+    }
+
+    #[test]
+    fn tunnels_register_only_for_configured_tenants_and_locations() {
+        let mut a = FrontAuth::trusted("acme");
+        assert_eq!(
+            a.admit_tunnel("ghost", "default"),
+            Ok(()),
+            "quick path: any"
+        );
+        a.configured_tenants_only = true;
+        a.tenants.insert("acme".into(), TenantAuth::default());
+        a.tenants.insert(
+            "beta".into(),
+            TenantAuth {
+                locations: Some(vec!["berlin".into()]),
+                ..Default::default()
+            },
+        );
+        assert_eq!(a.admit_tunnel("acme", "anywhere"), Ok(()));
+        assert_eq!(a.location("acme", None).as_deref(), Ok("default"));
+        let e = a.location("ghost", None).unwrap_err();
+        assert!(e.contains("'ghost' is not configured"), "{e}");
+        assert_eq!(a.admit_tunnel("beta", "berlin"), Ok(()));
+        let e = a.admit_tunnel("ghost", "default").unwrap_err();
+        assert!(e.contains("'ghost' is not configured"), "{e}");
+        let e = a.admit_tunnel("beta", "rome").unwrap_err();
+        assert!(e.contains("'rome'") && e.contains("berlin"), "{e}");
+    }
+
+    #[test]
+    fn the_caller_field_cannot_be_broken_by_its_principal() {
+        let field = |p: &str| {
+            let c = Caller {
+                tenant: "acme".into(),
+                principal: p.into(),
+            };
+            let f = c.field();
+            assert_eq!(&f.name[..], CALLER_FIELD.as_bytes());
+            String::from_utf8(f.value.to_vec()).unwrap()
+        };
+        assert_eq!(
+            field("jwt:corp:alice@example.com"),
+            "jwt:corp:alice@example.com"
+        );
+        assert_eq!(field("user:a b\r\nx: y"), "user:a%20b%0D%0Ax:%20y");
+        assert_eq!(field("user:100%"), "user:100%25");
+        assert_eq!(field("user:\u{e9}"), "user:%C3%A9");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn caller_field_values_are_visible_ascii_and_decode_back(p in ".{0,40}") {
+            let v = percent_encode_visible(p.as_bytes());
+            proptest::prop_assert!(v.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            proptest::prop_assert_eq!(out, p.as_bytes());
+        }
     }
 
     #[test]

@@ -14,8 +14,9 @@
 //! unreachable or reset (from the connector), 503 no connector for tenant and location, 504
 //! no answer in time.
 
-use super::auth::{Caller, Door};
+use super::auth::{Caller, Door, FrontAuth, CALLER_FIELD};
 use super::connect::{self, ConnectAnswer};
+use super::live::AuthCell;
 use super::registry::{Outbound, Registry, RemoteStream, RouteError};
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
@@ -76,6 +77,7 @@ impl Client {
 pub async fn serve(
     registry: Arc<Registry>,
     cfg: Arc<RelayConfig>,
+    auth: AuthCell,
     sock: TcpStream,
     peer: SocketAddr,
 ) {
@@ -105,12 +107,13 @@ pub async fn serve(
                 Err(_) => return c.fail(408, "request head not received in time\n").await,
             }
         };
-        let caller = match authenticate(&cfg, &head) {
+        // One snapshot per request: a reload applies from the next request on.
+        let auth = auth.current();
+        let caller = match authenticate(&auth, &head) {
             Ok(caller) => caller,
             Err(refusal) => {
                 let reason = refusal.reason();
-                cfg.auth
-                    .audit
+                auth.audit
                     .auth_failure(Door::HttpProxy, None, Some(&c.peer), &reason);
                 let _ = c.send(proxy_auth_required(&refusal)).await;
                 return;
@@ -134,6 +137,7 @@ pub async fn serve(
                 proxy_http(
                     &registry,
                     &cfg,
+                    &auth,
                     &mut c,
                     &caller,
                     head,
@@ -143,7 +147,7 @@ pub async fn serve(
                 .await
             }
             Target::Authority(authority) => {
-                proxy_connect(&registry, &cfg, &mut c, &caller, &head, authority).await;
+                proxy_connect(&registry, &cfg, &auth, &mut c, &caller, &head, authority).await;
                 false
             }
             Target::Origin(_) | Target::Asterisk => {
@@ -185,13 +189,13 @@ impl Refusal {
 
 /// The caller of a request: the JWT's tenant, else the trusted tenant when no credential was
 /// sent. A credential that is sent but invalid is refused even if a trusted tenant exists.
-fn authenticate(cfg: &RelayConfig, head: &RequestHead) -> Result<Caller, Refusal> {
+fn authenticate(auth: &FrontAuth, head: &RequestHead) -> Result<Caller, Refusal> {
     let mut creds = head
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(b"proxy-authorization"));
     let Some((_, value)) = creds.next() else {
-        return match &cfg.auth.trusted_tenant {
+        return match &auth.trusted_tenant {
             Some(t) => Ok(Caller {
                 tenant: t.clone(),
                 principal: "trusted".into(),
@@ -205,7 +209,7 @@ fn authenticate(cfg: &RelayConfig, head: &RequestHead) -> Result<Caller, Refusal
     let token = bearer_token(value).ok_or(Refusal::Malformed(
         "is not `Bearer <token>` (only bearer tokens are accepted)",
     ))?;
-    cfg.auth.verify_jwt(token).map_err(Refusal::Invalid)
+    auth.verify_jwt(token).map_err(Refusal::Invalid)
 }
 
 /// The token of a `Bearer <token>` credential (scheme case-insensitive, RFC 9110 §11.1).
@@ -245,7 +249,7 @@ fn location(head: &RequestHead) -> Result<Option<String>, String> {
 
 async fn route(
     registry: &Registry,
-    cfg: &RelayConfig,
+    auth: &FrontAuth,
     c: &mut Client,
     caller: &Caller,
     head: &RequestHead,
@@ -259,11 +263,10 @@ async fn route(
             return None;
         }
     };
-    let location = match cfg.auth.location(&caller.tenant, asked.as_deref()) {
+    let location = match auth.location(&caller.tenant, asked.as_deref()) {
         Ok(l) => l,
         Err(e) => {
-            cfg.auth
-                .audit
+            auth.audit
                 .auth_failure(Door::HttpProxy, Some(&caller.tenant), Some(&c.peer), &e);
             // Same answer as a location without a connector: callers learn nothing more.
             c.fail(503, &format!("{e}\n")).await;
@@ -283,10 +286,14 @@ async fn route(
     }
 }
 
-fn h2_fields(head: &RequestHead) -> Vec<Field> {
-    head.end_to_end_headers()
+/// The request's fields for the tunnel: end-to-end headers without the proxy credential, the
+/// routing headers and any caller field the client sent, then the relay's own caller field.
+fn h2_fields(head: &RequestHead, caller: &Caller) -> Vec<Field> {
+    let mut fields: Vec<Field> = head
+        .end_to_end_headers()
         .filter(|(n, _)| {
             !matches!(&n[..], b"host" | b"proxy-authorization")
+                && !n.eq_ignore_ascii_case(CALLER_FIELD.as_bytes())
                 && !LOCATION_HEADERS.iter().any(|l| n[..] == *l.as_bytes())
         })
         .map(|(n, v)| Field {
@@ -294,12 +301,16 @@ fn h2_fields(head: &RequestHead) -> Vec<Field> {
             value: v.clone(),
             sensitive: false,
         })
-        .collect()
+        .collect();
+    fields.push(caller.field());
+    fields
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn proxy_http(
     registry: &Registry,
     cfg: &RelayConfig,
+    auth: &FrontAuth,
     c: &mut Client,
     caller: &Caller,
     head: RequestHead,
@@ -313,12 +324,12 @@ async fn proxy_http(
         authority: Some(authority),
         path: Some(path),
         protocol: None,
-        fields: h2_fields(&head),
+        fields: h2_fields(&head, caller),
     };
     let Some(RemoteStream {
         mut to_tunnel,
         mut events,
-    }) = route(registry, cfg, c, caller, &head, h2, end).await
+    }) = route(registry, auth, c, caller, &head, h2, end).await
     else {
         return false;
     };
@@ -476,6 +487,7 @@ async fn download(
 async fn proxy_connect(
     registry: &Registry,
     cfg: &RelayConfig,
+    auth: &FrontAuth,
     c: &mut Client,
     caller: &Caller,
     head: &RequestHead,
@@ -484,9 +496,10 @@ async fn proxy_connect(
     let h2 = H2Request {
         method: Bytes::from_static(b"CONNECT"),
         authority: Some(authority),
+        fields: vec![caller.field()],
         ..Default::default()
     };
-    let Some(mut stream) = route(registry, cfg, c, caller, head, h2, false).await else {
+    let Some(mut stream) = route(registry, auth, c, caller, head, h2, false).await else {
         return;
     };
     match connect::await_answer(&mut stream.events, cfg.response_timeout).await {
@@ -548,9 +561,15 @@ mod tests {
         let h = head(
             "proxy-authorization: Bearer t\r\nsap-connectivity-authentication: Bearer u\r\n\
              SAP-Connectivity-Technical-Authentication: Bearer x\r\n\
-             sap-connectivity-scc-location_id: rome\r\nx-kept: 1\r\n",
+             sap-connectivity-scc-location_id: rome\r\nx-kept: 1\r\n\
+             Sallyport-Caller: trusted\r\n",
         );
-        let names: Vec<String> = h2_fields(&h)
+        let caller = Caller {
+            tenant: "acme".into(),
+            principal: "jwt:corp:alice".into(),
+        };
+        let fields = h2_fields(&h, &caller);
+        let names: Vec<String> = fields
             .iter()
             .map(|f| String::from_utf8_lossy(&f.name).into_owned())
             .collect();
@@ -561,9 +580,17 @@ mod tests {
             [
                 "sap-connectivity-authentication",
                 "sap-connectivity-technical-authentication",
-                "x-kept"
+                "x-kept",
+                CALLER_FIELD,
             ]
         );
+        // The client's own caller field is gone; the relay's says who authenticated.
+        let callers: Vec<&[u8]> = fields
+            .iter()
+            .filter(|f| f.name == CALLER_FIELD.as_bytes())
+            .map(|f| &f.value[..])
+            .collect();
+        assert_eq!(callers, [&b"jwt:corp:alice"[..]]);
         assert_eq!(location(&h), Ok(Some("rome".to_string())));
         assert_eq!(location(&head("")), Ok(None));
         assert!(location(&head("sallyport-location: Rome\r\n")).is_err());

@@ -6,11 +6,16 @@
 
 pub mod auth;
 pub mod connect;
+pub mod from_config;
 pub mod front;
+pub mod live;
 pub mod registry;
 pub mod socks;
 
-pub use auth::{AuthAudit, Door, FrontAuth, FrontAuthError, LogAudit, TenantAuth};
+pub use auth::{
+    AuthAudit, Caller, Door, FrontAuth, FrontAuthError, LogAudit, TenantAuth, CALLER_FIELD,
+};
+pub use live::AuthCell;
 pub use registry::{Registry, RouteError};
 
 use crate::io::runtime::{run_threads, IoError, IoMode, ThreadGroup};
@@ -25,13 +30,14 @@ use std::time::Duration;
 pub struct RelayConfig {
     /// The tunnel listener (connectors dial it).
     pub tunnel_listener: StdListener,
-    /// The HTTP proxy front door.
-    pub proxy_listener: StdListener,
+    /// The HTTP proxy front door, if served.
+    pub proxy_listener: Option<StdListener>,
     /// mTLS server configuration (client certificates required).
     pub tls: Arc<rustls::ServerConfig>,
     /// The SOCKS5 front door, if served.
     pub socks_listener: Option<StdListener>,
-    /// Who may use the front doors, and which tenant and location they reach.
+    /// Who may use the front doors, and which tenant and location they reach: the settings
+    /// at start. [`start_live`] puts them into an [`AuthCell`], which later reloads replace.
     pub auth: FrontAuth,
     /// Deadline of each SOCKS5 handshake phase (greeting, authentication, request).
     pub socks_handshake_timeout: Duration,
@@ -74,34 +80,46 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// A running relay.
+pub struct Running {
+    /// The relay's threads.
+    pub group: ThreadGroup,
+    /// The live tunnels.
+    pub registry: Arc<Registry>,
+    /// The front-door settings in force; [`AuthCell::replace`] swaps them for new requests,
+    /// handshakes and tunnel registrations.
+    pub auth: AuthCell,
+}
+
 /// Starts the relay on `cfg.threads` threads; returns the thread group and the registry (for
 /// tests and status).
 pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartError> {
+    start_live(cfg).map(|r| (r.group, r.registry))
+}
+
+/// Starts the relay like [`start`], and also returns the cell holding the front-door
+/// settings, for reloads.
+pub fn start_live(mut cfg: RelayConfig) -> Result<Running, StartError> {
     cfg.auth.check().map_err(StartError::Auth)?;
+    let auth = AuthCell::new(std::mem::replace(&mut cfg.auth, FrontAuth::empty()));
     let registry = Arc::new(Registry::default());
     let threads = cfg.threads.max(1);
+    let clone = |l: &StdListener| l.try_clone().map_err(StartError::Listener);
     let mut listeners = Vec::with_capacity(threads);
     for _ in 0..threads {
-        let t = cfg
-            .tunnel_listener
-            .try_clone()
-            .map_err(StartError::Listener)?;
-        let p = cfg
-            .proxy_listener
-            .try_clone()
-            .map_err(StartError::Listener)?;
-        let s = match &cfg.socks_listener {
-            Some(l) => Some(l.try_clone().map_err(StartError::Listener)?),
-            None => None,
-        };
+        let t = clone(&cfg.tunnel_listener)?;
+        let p = cfg.proxy_listener.as_ref().map(clone).transpose()?;
+        let s = cfg.socks_listener.as_ref().map(clone).transpose()?;
         listeners.push((t, p, s));
     }
     let listeners = std::sync::Mutex::new(listeners);
     let cfg = Arc::new(cfg);
     let reg = registry.clone();
+    let cell = auth.clone();
     let group = run_threads(cfg.io, threads, "sp-relay", move |index, backend| {
         let cfg = cfg.clone();
         let reg = reg.clone();
+        let cell = cell.clone();
         let mine = listeners.lock().unwrap_or_else(|p| p.into_inner()).pop();
         async move {
             let Some((tunnels, proxy, socks)) = mine else {
@@ -109,19 +127,21 @@ pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartErro
             };
             tracing::info!(thread = index, %backend, "relay thread serving");
             let tunnels = compio::net::TcpListener::from_std(tunnels);
-            let proxy = compio::net::TcpListener::from_std(proxy);
+            let proxy = proxy.map(compio::net::TcpListener::from_std).transpose();
             let socks = socks.map(compio::net::TcpListener::from_std).transpose();
             let (Ok(tunnels), Ok(proxy), Ok(socks)) = (tunnels, proxy, socks) else {
                 tracing::error!(thread = index, "cannot register the listening sockets");
                 return;
             };
-            let accept_tunnels = accept_tunnels(reg.clone(), cfg.clone(), tunnels);
+            let accept_tunnels = accept_tunnels(reg.clone(), cfg.clone(), cell.clone(), tunnels);
             let accept_proxy = async {
+                let Some(proxy) = proxy else { return };
                 loop {
                     match proxy.accept().await {
                         Ok((sock, peer)) => compio::runtime::spawn(front::serve(
                             reg.clone(),
                             cfg.clone(),
+                            cell.clone(),
                             sock,
                             peer,
                         ))
@@ -137,6 +157,7 @@ pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartErro
                         Ok((sock, peer)) => compio::runtime::spawn(socks::serve(
                             reg.clone(),
                             cfg.clone(),
+                            cell.clone(),
                             sock,
                             peer,
                         ))
@@ -149,12 +170,17 @@ pub fn start(cfg: RelayConfig) -> Result<(ThreadGroup, Arc<Registry>), StartErro
         }
     })
     .map_err(StartError::Io)?;
-    Ok((group, registry))
+    Ok(Running {
+        group,
+        registry,
+        auth,
+    })
 }
 
 async fn accept_tunnels(
     reg: Arc<Registry>,
     cfg: Arc<RelayConfig>,
+    auth: AuthCell,
     listener: compio::net::TcpListener,
 ) {
     loop {
@@ -167,6 +193,7 @@ async fn accept_tunnels(
         };
         let reg = reg.clone();
         let cfg = cfg.clone();
+        let auth = auth.clone();
         // Each handshake on its own task: a slow or silent peer cannot block the accept loop.
         compio::runtime::spawn(async move {
             let (r, w, certs) = match crate::io::tls::accept(sock, cfg.tls.clone(), cfg.handshake_timeout).await {
@@ -177,6 +204,21 @@ async fn accept_tunnels(
                 Ok(i) => i,
                 Err(e) => return tracing::warn!(%peer, "tunnel refused: {e}"),
             };
+            // Tenancy is decided with the settings in force at registration.
+            let settings = auth.current();
+            if let Err(why) = settings.admit_tunnel(&identity.tenant, &identity.location) {
+                settings.audit.auth_failure(
+                    Door::Tunnel,
+                    Some(&identity.tenant),
+                    Some(&peer.to_string()),
+                    &why,
+                );
+                drop(settings);
+                // Dropping the TLS halves closes the connection; the connector logs the close
+                // and retries with backoff.
+                return tracing::warn!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel refused at registration: {why}");
+            }
+            drop(settings);
             tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel up");
             let h2 = H2Config {
                 keepalive: Some(Keepalive {

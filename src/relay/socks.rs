@@ -16,8 +16,9 @@
 //! answered with the sub-negotiation status `01 01` followed by a 0x05 reply (for clients
 //! that pipeline the request behind their credentials), then the connection closes.
 
-use super::auth::{verify_user, Caller, Door};
+use super::auth::{verify_user, Caller, Door, FrontAuth};
 use super::connect::{self, ConnectAnswer};
+use super::live::AuthCell;
 use super::registry::{Registry, RouteError};
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
@@ -106,9 +107,8 @@ impl Conn {
     }
 
     /// Authentication failed: audit, status failure, reply 0x05, close.
-    async fn refuse_auth(&mut self, cfg: &RelayConfig, tenant: Option<&str>, reason: &str) {
-        cfg.auth
-            .audit
+    async fn refuse_auth(&mut self, auth: &FrontAuth, tenant: Option<&str>, reason: &str) {
+        auth.audit
             .auth_failure(Door::Socks5, tenant, Some(&self.peer), reason);
         let mut out = BytesMut::with_capacity(16);
         socks5::write_auth_status(false, &mut out);
@@ -150,6 +150,7 @@ impl Conn {
 pub async fn serve(
     registry: Arc<Registry>,
     cfg: Arc<RelayConfig>,
+    auth: AuthCell,
     sock: TcpStream,
     peer: SocketAddr,
 ) {
@@ -162,7 +163,9 @@ pub async fn serve(
         peer: peer.to_string(),
     };
     let limit = cfg.socks_handshake_timeout;
-    let Some((caller, asked_location)) = handshake(&cfg, &mut c, limit).await else {
+    // One snapshot per connection: a reload applies from the next handshake on.
+    let auth = auth.current();
+    let Some((caller, asked_location)) = handshake(&auth, &mut c, limit).await else {
         return;
     };
     let request = match c.read_msg(limit, socks5::parse_request).await {
@@ -178,11 +181,10 @@ pub async fn serve(
         c.refuse(Reply::CommandNotSupported).await;
         return;
     }
-    let location = match cfg.auth.location(&caller.tenant, asked_location.as_deref()) {
+    let location = match auth.location(&caller.tenant, asked_location.as_deref()) {
         Ok(l) => l,
         Err(why) => {
-            cfg.auth
-                .audit
+            auth.audit
                 .auth_failure(Door::Socks5, Some(&caller.tenant), Some(&c.peer), &why);
             c.refuse(Reply::NoConnector).await;
             return;
@@ -192,6 +194,7 @@ pub async fn serve(
     let h2 = H2Request {
         method: Bytes::from_static(b"CONNECT"),
         authority: Some(Bytes::from(authority)),
+        fields: vec![caller.field()],
         ..Default::default()
     };
     let mut stream = match registry.open(&caller.tenant, &location, h2, false).await {
@@ -236,7 +239,7 @@ pub fn reply_for(answer: ConnectAnswer) -> Reply {
 /// Greeting, method choice and authentication. Returns the caller and the location it asked
 /// for, or `None` after answering (or dropping) the client.
 async fn handshake(
-    cfg: &RelayConfig,
+    auth: &FrontAuth,
     c: &mut Conn,
     limit: Duration,
 ) -> Option<(Caller, Option<String>)> {
@@ -248,7 +251,6 @@ async fn handshake(
         }
         Err(Stop::Timeout | Stop::Closed) => return None,
     };
-    let auth = &cfg.auth;
     let chosen = if greeting.offers(method::SAP_JWT) && !auth.providers.is_empty() {
         method::SAP_JWT
     } else if greeting.offers(method::USERPASS) && auth.has_users() {
@@ -269,7 +271,7 @@ async fn handshake(
             let msg = match c.read_msg(limit, |b| socks5::parse_sap_auth(b, max)).await {
                 Ok(m) => m,
                 Err(Stop::Bad(e)) => {
-                    c.refuse_auth(cfg, None, &e.to_string()).await;
+                    c.refuse_auth(auth, None, &e.to_string()).await;
                     return None;
                 }
                 Err(Stop::Timeout | Stop::Closed) => return None,
@@ -277,7 +279,7 @@ async fn handshake(
             match auth.verify_jwt(&msg.jwt) {
                 Ok(caller) => (caller, msg.location),
                 Err(e) => {
-                    c.refuse_auth(cfg, None, &format!("invalid token: {e}"))
+                    c.refuse_auth(auth, None, &format!("invalid token: {e}"))
                         .await;
                     return None;
                 }
@@ -287,7 +289,7 @@ async fn handshake(
             let msg = match c.read_msg(limit, socks5::parse_userpass).await {
                 Ok(m) => m,
                 Err(Stop::Bad(e)) => {
-                    c.refuse_auth(cfg, None, &e.to_string()).await;
+                    c.refuse_auth(auth, None, &e.to_string()).await;
                     return None;
                 }
                 Err(Stop::Timeout | Stop::Closed) => return None,
@@ -308,7 +310,7 @@ async fn handshake(
                     let reason = format!(
                         "user {user:?}: unknown user, wrong password, or no verdict in time"
                     );
-                    c.refuse_auth(cfg, tenant, &reason).await;
+                    c.refuse_auth(auth, tenant, &reason).await;
                     return None;
                 }
             }

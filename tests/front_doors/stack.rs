@@ -149,7 +149,7 @@ pub fn start_relay(
     );
     let (_threads, registry) = relay::start(RelayConfig {
         tunnel_listener,
-        proxy_listener,
+        proxy_listener: Some(proxy_listener),
         socks_listener: Some(socks_listener),
         tls,
         auth,
@@ -214,6 +214,7 @@ pub fn doors() -> &'static Doors {
             tenants,
             trusted_tenant: None,
             audit: audit.clone(),
+            ..FrontAuth::empty()
         };
         let (tunnel, proxy, socks, registry) = start_relay(tls.clone(), auth);
         let (_, trusted_proxy, trusted_socks, _) = start_relay(tls, FrontAuth::trusted("acme"));

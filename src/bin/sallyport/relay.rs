@@ -3,22 +3,32 @@
 use sallyport::auth::jwt::DEFAULT_CLOCK_SKEW_SECS;
 use sallyport::auth::{Alg, IdentityProvider, Providers, VerifyKey};
 use sallyport::io::runtime::IoMode;
+use sallyport::relay::from_config::{relay_config_from_file, Reloader};
 use sallyport::relay::{FrontAuth, RelayConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Arguments of `sallyport relay`.
+/// Arguments of `sallyport relay`: either `--config FILE`, or the quick path with every
+/// setting as a flag.
 #[derive(clap::Args)]
 pub struct Args {
+    /// Run from this relay configuration file (see docs/config.md). Reloaded on SIGHUP and
+    /// when its content changes. Conflicts with the quick-path flags.
+    #[arg(long, conflicts_with_all = [
+        "ca", "cert", "key", "tunnel_listen", "proxy_listen", "socks_listen", "trusted_tenant",
+        "keepalive_secs", "jwt_issuer", "jwt_audience", "jwt_keys", "tenant_claim",
+        "socks_users", "io",
+    ])]
+    config: Option<PathBuf>,
     /// CA that signs connector certificates.
-    #[arg(long)]
-    ca: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    ca: Option<PathBuf>,
     /// The relay's certificate chain (PEM).
-    #[arg(long)]
-    cert: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    cert: Option<PathBuf>,
     /// The relay's private key (PEM).
-    #[arg(long)]
-    key: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    key: Option<PathBuf>,
     /// Where connectors dial in.
     #[arg(long, default_value = "0.0.0.0:8443")]
     tunnel_listen: String,
@@ -58,9 +68,14 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), String> {
+    if let Some(path) = &a.config {
+        return run_from_file(path);
+    }
     let auth = front_auth(&a)?;
-    let tls =
-        sallyport::tls::relay_server_config(&a.ca, &a.cert, &a.key).map_err(|e| e.to_string())?;
+    let (Some(ca), Some(cert), Some(key)) = (&a.ca, &a.cert, &a.key) else {
+        return Err("--ca, --cert and --key are required without --config".into());
+    };
+    let tls = sallyport::tls::relay_server_config(ca, cert, key).map_err(|e| e.to_string())?;
     let bind = |addr: &str, what: &str| {
         std::net::TcpListener::bind(addr).map_err(|e| format!("{what} {addr}: {e}"))
     };
@@ -73,7 +88,7 @@ pub fn run(a: Args) -> Result<(), String> {
     };
     let (group, _) = sallyport::relay::start(RelayConfig {
         tunnel_listener: bind(&a.tunnel_listen, "tunnel listener")?,
-        proxy_listener: bind(&a.proxy_listen, "proxy listener")?,
+        proxy_listener: Some(bind(&a.proxy_listen, "proxy listener")?),
         socks_listener,
         tls,
         auth,
@@ -134,4 +149,52 @@ fn front_auth(a: &Args) -> Result<FrontAuth, String> {
     }
     auth.check().map_err(|e| e.to_string())?;
     Ok(auth)
+}
+
+/// How often the relay's audit trail is ticked (pending records retried, checkpoints due).
+const AUDIT_TICK: Duration = Duration::from_secs(5);
+
+/// `sallyport relay --config FILE`: load, start, then reload on SIGHUP or a changed file.
+fn run_from_file(path: &Path) -> Result<(), String> {
+    let report = |errs: sallyport::config::ConfigErrors| {
+        for e in errs.errors() {
+            eprintln!("{e}");
+        }
+        format!(
+            "{} error(s) in {}; the relay did not start",
+            errs.len(),
+            path.display()
+        )
+    };
+    // First, before any thread exists: every thread inherits the blocked mask, so a SIGHUP
+    // can only be taken by the supervisor's wait, never terminate the process.
+    let hangup = sallyport::io::signals::Hangup::block()
+        .map_err(|e| format!("cannot block SIGHUP for reloads: {e}"))?;
+    let file = sallyport::config::load_relay(path).map_err(report)?;
+    for w in file.warnings() {
+        tracing::warn!("{w}");
+    }
+    let built = relay_config_from_file(&file).map_err(report)?;
+    if let Some(t) = &built.config.auth.trusted_tenant {
+        tracing::warn!(tenant = %t, "front doors serve this tenant without caller credentials (trusted = true)");
+    }
+    let running = sallyport::relay::start_live(built.config).map_err(|e| e.to_string())?;
+    if let Some(sink) = built.audit.clone() {
+        std::thread::Builder::new()
+            .name("sp-relay-audit".into())
+            .spawn(move || loop {
+                std::thread::sleep(AUDIT_TICK);
+                if let Err(e) = sink.tick(std::time::SystemTime::now()) {
+                    tracing::error!("relay audit trail: {e}");
+                }
+            })
+            .map_err(|e| format!("cannot start the audit timer thread: {e}"))?;
+    }
+    tracing::info!(config = %path.display(), "relay running; reload with SIGHUP or by editing the file");
+    let mut reloader = Reloader::new(path, file, running.auth.clone(), built.audit);
+    let watch = sallyport::reload::Watch::new(path, Some(hangup), Duration::from_secs(1));
+    sallyport::reload::supervise(running.group, watch, |trigger| {
+        let _ = reloader.reload(trigger);
+    })
+    .map_err(|e| e.to_string())
 }
