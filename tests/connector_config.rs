@@ -65,7 +65,7 @@ fn relay(dir: &Path) -> Stack {
     let f = |n: &str| pki.join(n);
     let (_threads, registry) = sallyport::relay::start(RelayConfig {
         tunnel_listener,
-        proxy_listener,
+        proxy_listener: Some(proxy_listener),
         tls: sallyport::tls::relay_server_config(&f("ca.pem"), &f("relay.pem"), &f("relay.key"))
             .unwrap(),
         socks_listener: None,
@@ -228,6 +228,10 @@ fn whitelist_audit_and_reload_from_the_file() {
     assert_eq!(served["status"], 200, "{served}");
     assert_eq!(served["bytes_out"], 10, "{served}");
     assert_eq!(served["target"], "erp.virtual:80", "{served}");
+    assert_eq!(
+        served["caller"], "trusted",
+        "the relay names the caller: {served}"
+    );
     // The chain verifies (signed checkpoints come every 1000 records or 5 minutes, and at
     // shutdown; `tests/audit.rs` covers them).
     sallyport::audit::verify_dir(&audit_dir, None).unwrap();

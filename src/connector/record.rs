@@ -12,8 +12,9 @@ use crate::proto::h2::RequestHead;
 use crate::tunnel::StreamHandle;
 use std::time::{Instant, SystemTime};
 
-/// The request field carrying the caller identity from the relay.
-pub const CALLER_FIELD: &[u8] = b"sallyport-caller";
+/// The request field carrying the caller identity from the relay (one definition, shared with
+/// the relay that sets it).
+pub use crate::relay::auth::CALLER_FIELD;
 
 /// The record a stream starts with: kind `Request`, decision `Allow` until the policy says
 /// otherwise. Removes the caller field from `head`.
@@ -21,7 +22,7 @@ pub(super) fn request_event(live: &Live, head: &mut RequestHead) -> Event {
     let mut ev = Event::new(EventKind::Request, &live.tenant, &live.location);
     let mut caller = None;
     head.fields.retain(|f| {
-        if &f.name[..] == CALLER_FIELD {
+        if &f.name[..] == CALLER_FIELD.as_bytes() {
             caller = Some(String::from_utf8_lossy(&f.value).into_owned());
             false
         } else {
