@@ -7,8 +7,10 @@
 //! and the rule they hit vary with the size), so the rows differ only in the size of the
 //! policy. One iteration decides all 64; the figure to read is time per iteration / 64
 //! (criterion's throughput line gives decisions per second). The decision includes parsing
-//! the authority, lower-casing the host, the path check (and its copy into `Bytes`) and the
-//! trie walk.
+//! the authority, lower-casing the host, the path check and the trie walk. Two groups:
+//! `check_http` copies an admitted path into the proof token; `check_http_shared` is what the
+//! connector calls — the path is already a `Bytes` slice of the tunnel's receive buffer and the
+//! token shares it.
 //!
 //! Run: `cargo bench --bench whitelist` (add `-- --quick` on a busy machine).
 
@@ -82,10 +84,15 @@ fn requests(rules: usize, hosts: usize) -> Vec<(String, String)> {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("check_http");
+    let mut shared = Vec::new();
     for (rules, hosts) in SIZES {
         let policy = policy(rules, hosts);
-        let reqs = requests(rules, hosts);
-        let reqs: Vec<HttpRequest<'_>> = reqs
+        let owned = requests(rules, hosts);
+        let paths: Vec<(String, bytes::Bytes)> = owned
+            .iter()
+            .map(|(a, p)| (a.clone(), bytes::Bytes::from(p.clone())))
+            .collect();
+        let reqs: Vec<HttpRequest<'_>> = owned
             .iter()
             .map(|(a, p)| HttpRequest {
                 authority: a.as_bytes(),
@@ -102,6 +109,31 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 for r in reqs {
                     let _ = black_box(policy.check_http(black_box(r)));
+                }
+            })
+        });
+        shared.push((rules, policy, paths));
+    }
+    group.finish();
+    let mut group = c.benchmark_group("check_http_shared");
+    for (rules, policy, paths) in &shared {
+        let reqs: Vec<(HttpRequest<'_>, &bytes::Bytes)> = paths
+            .iter()
+            .map(|(a, p)| {
+                let req = HttpRequest {
+                    authority: a.as_bytes(),
+                    default_port: 80,
+                    path: &p[..],
+                    websocket_upgrade: false,
+                };
+                (req, p)
+            })
+            .collect();
+        group.throughput(Throughput::Elements(reqs.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(rules), &reqs, |b, reqs| {
+            b.iter(|| {
+                for (r, p) in reqs {
+                    let _ = black_box(policy.check_http_shared(black_box(r), p));
                 }
             })
         });

@@ -124,12 +124,15 @@ pub async fn serve(
             80
         };
         let path = head.path.clone().unwrap_or_default();
-        policy.check_http(&HttpRequest {
-            authority: &authority,
-            default_port,
-            path: &path,
-            websocket_upgrade: is_websocket_upgrade(&head),
-        })
+        policy.check_http_shared(
+            &HttpRequest {
+                authority: &authority,
+                default_port,
+                path: &path,
+                websocket_upgrade: is_websocket_upgrade(&head),
+            },
+            &path,
+        )
     };
     let admitted = match decision {
         Ok(a) => a,

@@ -144,13 +144,34 @@ impl SubaccountPolicy {
     }
 
     /// Decides on an HTTP request (not CONNECT). `Ok` carries the proof token the forwarder
-    /// needs; its path is the request's path, byte for byte.
+    /// needs; its path is the request's path, byte for byte (copied into the token).
     pub fn check_http(&self, req: &HttpRequest<'_>) -> Result<Admitted, Denial> {
+        self.decide_http(req, None)
+    }
+
+    /// [`check_http`](Self::check_http) for a caller that holds the path as `Bytes` already
+    /// (the connector: a slice of the tunnel's receive buffer). `req.path` must be `path`'s
+    /// bytes; the token then shares `path` instead of copying it, which is most of the cost
+    /// of an admitted decision after the lookups.
+    pub fn check_http_shared(
+        &self,
+        req: &HttpRequest<'_>,
+        path: &bytes::Bytes,
+    ) -> Result<Admitted, Denial> {
+        let same = req.path.as_ptr() == path.as_ptr() && req.path.len() == path.len();
+        self.decide_http(req, same.then_some(path))
+    }
+
+    fn decide_http(
+        &self,
+        req: &HttpRequest<'_>,
+        shared: Option<&bytes::Bytes>,
+    ) -> Result<Admitted, Denial> {
         let (system, port) = self.system(req.authority, Some(req.default_port))?;
         if !system.protocol.is_http() {
             return Err(Denial::WrongProtocol);
         }
-        // Decide on the path where it lies; copy it only once admitted.
+        // Decide on the path where it lies; copy it only once admitted (or not at all).
         let path = normalize::check_view(req.path).map_err(Denial::BadPath)?;
         let rule = system
             .trie
@@ -160,11 +181,15 @@ impl SubaccountPolicy {
         if req.websocket_upgrade && !websocket {
             return Err(Denial::WebSocketNotAllowed);
         }
+        let checked = match shared {
+            Some(bytes) => path.into_checked_sharing(bytes.clone()),
+            None => path.into_checked(),
+        };
         Ok(Admitted::new(
             system.clone(),
             port,
             req.default_port,
-            Some(path.into_checked()),
+            Some(checked),
             Some(rule),
         ))
     }
@@ -202,7 +227,10 @@ impl SubaccountPolicy {
     ) -> Result<(&Arc<CompiledSystem>, u16), Denial> {
         let hp = parse_authority(authority).map_err(|_| Denial::BadAuthority)?;
         let port = hp.port.or(default_port).ok_or(Denial::BadAuthority)?;
-        if let Some(ip) = compile::canonical_ip(hp.host) {
+        // Only a bracketed IPv6 literal or a host starting with a digit can be an address;
+        // names skip the parse (this is the per-request hot path).
+        let maybe_ip = hp.ipv6 || hp.host.as_bytes().first().is_some_and(u8::is_ascii_digit);
+        if let Some(ip) = maybe_ip.then(|| compile::canonical_ip(hp.host)).flatten() {
             // An address names a system only if the operator mapped exactly that address.
             return self.find(&ip, port);
         }

@@ -213,6 +213,17 @@ impl PathView<'_> {
         ))
     }
 
+    /// A [`CheckedPath`] over `raw`, which holds the very bytes this view checked (the
+    /// caller guarantees it: same pointer and length), without copying them.
+    pub(crate) fn into_checked_sharing(self, raw: Bytes) -> CheckedPath {
+        debug_assert_eq!(&raw[..], self.raw);
+        CheckedPath {
+            raw,
+            path_len: self.path_len,
+            decoded: self.decoded,
+        }
+    }
+
     /// Copies the checked bytes into a [`CheckedPath`].
     pub(crate) fn into_checked(self) -> CheckedPath {
         CheckedPath {
