@@ -27,7 +27,15 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn scripted_session_passes() {
-    assert!(demo::script(stack()), "a demo step failed (see output)");
+    // The script expects the demo's settings (credentials required, a real whitelist); the
+    // ports stay ephemeral so a running `sallyport demo` does not matter.
+    let demo_stack = demo::start(&StackOptions {
+        proxy_port: 0,
+        socks_port: 0,
+        ..StackOptions::demo(sallyport::io::runtime::IoMode::Auto)
+    })
+    .expect("demo-configured stack starts");
+    assert!(demo::script(&demo_stack), "a demo step failed (see output)");
 }
 
 #[test]
