@@ -153,7 +153,9 @@ fn one_echo(dial: Dial<'_>, target: &Address) -> Result<Duration, String> {
             s.set_nodelay(true).map_err(|e| e.to_string())?;
             s
         }
-        Dial::Socks(door, auth) => socks::open(door, auth, target, 389).map_err(|e| e.to_string())?,
+        Dial::Socks(door, auth) => {
+            socks::open(door, auth, target, 389).map_err(|e| e.to_string())?
+        }
     };
     sock.write_all(&payload).map_err(|e| format!("send: {e}"))?;
     let mut back = [0u8; ECHO_BYTES];

@@ -17,12 +17,12 @@ use crate::auth::{password, Alg, IdentityProvider, Providers, Signer};
 use crate::connector::{self, BackendTimeouts, ConnectorConfig};
 use crate::io::runtime::IoMode;
 use crate::policy::{parse_map_line, PathMatch, ResourceSpec, SubaccountPolicy, SystemSpec};
-use crate::relay::{self, FrontAuth, Registry, RelayConfig, TenantAuth};
+use crate::relay::{self, AuthAudit, Door, FrontAuth, Registry, RelayConfig, TenantAuth};
 use crate::tls::Identity;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The demo tenant; its connector's location is [`relay::front::DEFAULT_LOCATION`].
@@ -118,6 +118,8 @@ pub struct Stack {
     pub trusted: bool,
     /// Signs the tokens of the relay's identity provider ([`Stack::token`]).
     pub signer: Arc<Signer>,
+    /// Every authentication failure the relay reported (instead of log lines).
+    pub audit: Arc<AuditLog>,
     /// The relay's tunnel listener.
     pub tunnel_addr: SocketAddr,
     /// The HTTP backend (virtual `erp.virtual:80`).
@@ -159,7 +161,8 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
     let tunnel_addr = tunnel_listener.local_addr().map_err(|e| e.to_string())?;
     let proxy = proxy_listener.local_addr().map_err(|e| e.to_string())?;
     let socks = socks_listener.local_addr().map_err(|e| e.to_string())?;
-    let (auth, signer) = front_auth(opts.trusted)?;
+    let audit = Arc::new(AuditLog::default());
+    let (auth, signer) = front_auth(opts.trusted, audit.clone())?;
     let server_tls =
         crate::tls::relay_server_config(&file("ca.pem"), &file("relay.pem"), &file("relay.key"))
             .map_err(|e| format!("relay TLS: {e}"))?;
@@ -182,8 +185,8 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
     .map_err(|e| format!("relay: {e}"))?;
 
     // `--map` systems allow all their paths (one `prefix "/"` resource each).
-    let mut erp = parse_map_line(&format!("erp.virtual:80={}", http.addr))
-        .map_err(|e| e.to_string())?;
+    let mut erp =
+        parse_map_line(&format!("erp.virtual:80={}", http.addr)).map_err(|e| e.to_string())?;
     if let Some(resources) = &opts.erp_resources {
         erp.resources = resources.clone();
     }
@@ -244,6 +247,7 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
         socks,
         trusted: opts.trusted,
         signer: Arc::new(signer),
+        audit,
         tunnel_addr,
         http,
         echo,
@@ -272,9 +276,35 @@ impl Stack {
     }
 }
 
+/// The demo relay's [`AuthAudit`] sink: keeps one line per authentication failure, so the
+/// script can show that a refusal was audited (and the demo's output stays free of log lines).
+#[derive(Debug, Default)]
+pub struct AuditLog {
+    lines: Mutex<Vec<String>>,
+}
+
+impl AuditLog {
+    /// The failures so far, oldest first: `door tenant caller: reason`.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl AuthAudit for AuditLog {
+    fn auth_failure(&self, door: Door, tenant: Option<&str>, caller: Option<&str>, reason: &str) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(format!(
+                "{door} tenant={} caller={}: {reason}",
+                tenant.unwrap_or("-"),
+                caller.unwrap_or("-")
+            ));
+        }
+    }
+}
+
 /// The relay's front-door settings: an identity provider with a fresh ES256 key, the SOCKS5
 /// user, and the trusted tenant if asked for. Returns them and the provider's signer.
-fn front_auth(trusted: bool) -> Result<(FrontAuth, Signer), String> {
+fn front_auth(trusted: bool, audit: Arc<AuditLog>) -> Result<(FrontAuth, Signer), String> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| format!("JWT signing key: {e}"))?;
     let signer = Signer::from_pkcs8_der(&key.serialize_der(), Some("demo-1".into()))
@@ -296,7 +326,7 @@ fn front_auth(trusted: bool) -> Result<(FrontAuth, Signer), String> {
         }]),
         tenants: HashMap::from([(TENANT.to_string(), tenant)]),
         trusted_tenant: trusted.then(|| TENANT.to_string()),
-        ..FrontAuth::empty()
+        audit,
     };
     Ok((auth, signer))
 }
@@ -325,8 +355,9 @@ pub fn run(once: bool, io: IoMode) -> bool {
     );
     println!("  ldap.virtual:389 -> {} (TCP echo)", stack.echo.addr);
     println!(
-        "  callers authenticate: JWT (issuer {ISSUER}, audience {AUDIENCE}, ES256 key made now)\n           as Proxy-Authorization: Bearer or SOCKS5 method 0x80; SOCKS5 user {SOCKS_USER} / \
-         {SOCKS_PASSWORD} (0x02)"
+        "  callers authenticate with a JWT (issuer {ISSUER}, audience {AUDIENCE}, ES256 key made\n  \
+         at start) as Proxy-Authorization: Bearer or SOCKS5 method 0x80, or as SOCKS5 user\n  \
+         {SOCKS_USER} / {SOCKS_PASSWORD} (method 0x02); no credential, no entry"
     );
     println!("  throwaway PKI in {}\n", stack.pki_dir.display());
     let ok = script(&stack);
@@ -346,7 +377,8 @@ pub fn run(once: bool, io: IoMode) -> bool {
     );
     println!("  curl --proxy http://{p} http://erp.virtual/orders   # 407: no token");
     println!(
-        "  curl --proxy socks5h://{SOCKS_USER}:{SOCKS_PASSWORD}@{s} http://erp.virtual/orders?id=7"
+        "  echo hello | curl --max-time 2 --proxy socks5h://{SOCKS_USER}:{SOCKS_PASSWORD}@{s} \
+         telnet://ldap.virtual:389   # SOCKS5 0x02: echoes, then curl's time limit ends it"
     );
     if once {
         let _ = std::fs::remove_dir_all(&stack.pki_dir);

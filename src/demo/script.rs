@@ -19,6 +19,20 @@ fn expect_status(
     }
 }
 
+/// The audit line the relay recorded since `before` lines, for a refusal step.
+fn audited(stack: &Stack, before: usize, shown: String) -> Result<String, String> {
+    match stack.audit.lines().get(before..) {
+        // The reason is already in `shown`: name the record by door, tenant and caller.
+        Some([.., last]) => Ok(format!(
+            "{shown}; audited ({})",
+            last.split_once(": ").map_or(last.as_str(), |(who, _)| who)
+        )),
+        _ => Err(format!(
+            "{shown}, but no authentication failure was audited"
+        )),
+    }
+}
+
 /// Runs the scripted session; returns true if every step passed.
 ///
 /// Expects a stack started as `sallyport demo` starts it: credentials required
@@ -50,8 +64,10 @@ pub fn script(stack: &Stack) -> bool {
         expect_status(200, r, |body| format!("200 {body}"))
     });
     step(2, "the same without a token", {
+        let before = stack.audit.lines().len();
         let r = client::get(proxy, "http://erp.virtual/orders?id=7", &[]);
         expect_status(407, r, |body| format!("407 {body}"))
+            .and_then(|shown| audited(stack, before, shown))
     });
     step(3, "POST 1 MiB to http://erp.virtual/upload", {
         let body = vec![b'x'; 1 << 20];
@@ -97,7 +113,8 @@ pub fn script(stack: &Stack) -> bool {
             name: SOCKS_USER,
             password: "not-the-password",
         };
-        match socks::open(
+        let before = stack.audit.lines().len();
+        let r = match socks::open(
             stack.socks,
             user,
             &crate::proto::socks5::Address::Domain("ldap.virtual".into()),
@@ -109,7 +126,8 @@ pub fn script(stack: &Stack) -> bool {
             )),
             Err(e) => Err(format!("expected an authentication refusal, got: {e}")),
             Ok(_) => Err("a wrong password opened a stream".into()),
-        }
+        };
+        r.and_then(|shown| audited(stack, before, shown))
     });
     step(10, "GET http://unmapped.virtual/ (not mapped)", {
         let r = client::get(proxy, "http://unmapped.virtual/", auth);

@@ -62,7 +62,10 @@ impl std::fmt::Display for SocksClientError {
             SocksClientError::Io(step, e) => write!(f, "SOCKS5 {step}: {e}"),
             SocksClientError::Protocol(why) => write!(f, "SOCKS5 protocol error: {why}"),
             SocksClientError::MethodRefused(m) => {
-                write!(f, "the SOCKS5 door chose method {m:#04x}, not the one offered")
+                write!(
+                    f,
+                    "the SOCKS5 door chose method {m:#04x}, not the one offered"
+                )
             }
             SocksClientError::AuthRefused(code) => match code {
                 Some(c) => write!(f, "SOCKS5 authentication refused (reply {c:#04x})"),
