@@ -143,8 +143,9 @@ enum Dial<'a> {
 const ECHO_BYTES: usize = 64;
 
 /// One connection: connect (and SOCKS5 handshake), send 64 bytes, read them back; returns the
-/// elapsed time. The connection is closed after the clock stops.
-fn one_echo(dial: Dial<'_>, target: &Address) -> Result<Duration, String> {
+/// time until the stream was open (TCP connected, or the SOCKS5 reply read) and the total.
+/// The connection is closed after the clock stops.
+fn one_echo(dial: Dial<'_>, target: &Address) -> Result<(Duration, Duration), String> {
     let payload = [0x5au8; ECHO_BYTES];
     let t0 = Instant::now();
     let mut sock = match dial {
@@ -157,6 +158,7 @@ fn one_echo(dial: Dial<'_>, target: &Address) -> Result<Duration, String> {
             socks::open(door, auth, target, 389).map_err(|e| e.to_string())?
         }
     };
+    let opened = t0.elapsed();
     sock.write_all(&payload).map_err(|e| format!("send: {e}"))?;
     let mut back = [0u8; ECHO_BYTES];
     sock.read_exact(&mut back)
@@ -165,7 +167,13 @@ fn one_echo(dial: Dial<'_>, target: &Address) -> Result<Duration, String> {
     if back != payload {
         return Err("echo differs".into());
     }
-    Ok(elapsed)
+    Ok((opened, elapsed))
+}
+
+/// Latency histograms of one kind of connection: until open, and in all.
+struct Latency {
+    open: Histogram<u64>,
+    total: Histogram<u64>,
 }
 
 /// Latency histograms of `kinds`, `rounds` × `per_round` sequential connections each, taking
@@ -175,18 +183,25 @@ fn echo_latency(
     rounds: usize,
     per_round: usize,
     budget: Duration,
-) -> Vec<Histogram<u64>> {
+) -> Vec<Latency> {
     let target = Address::Domain("ldap.virtual".into());
-    let mut hists: Vec<Histogram<u64>> = kinds
+    let hist = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut hists: Vec<Latency> = kinds
         .iter()
-        .map(|_| Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"))
+        .map(|_| Latency {
+            open: hist(),
+            total: hist(),
+        })
         .collect();
     let start = Instant::now();
     'rounds: for _ in 0..rounds {
         for ((name, dial), hist) in kinds.iter().zip(hists.iter_mut()) {
             for _ in 0..per_round {
-                let d = one_echo(*dial, &target).unwrap_or_else(|e| panic!("{name}: {e}"));
-                hist.saturating_record(d.as_micros().max(1) as u64);
+                let (open, total) =
+                    one_echo(*dial, &target).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let us = |d: Duration| (d.as_micros() as u64).max(1);
+                hist.open.saturating_record(us(open));
+                hist.total.saturating_record(us(total));
             }
             if start.elapsed() > budget {
                 eprintln!("connection latency: time budget {budget:?} reached, stopping early");
@@ -201,24 +216,32 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn print_latency(kinds: &[(&str, Dial<'_>)], hists: &[Histogram<u64>]) {
+fn print_latency(kinds: &[(&str, Dial<'_>)], hists: &[Latency]) {
     println!(
-        "\nSOCKS5 connect + {ECHO_BYTES}-byte echo, sequential connections (ms)\n\n{:<34} {:>6} {:>8} {:>8} {:>8} {:>12}",
-        "path", "n", "p50", "p99", "p99.9", "added p50"
+        "\nSOCKS5 connect + {ECHO_BYTES}-byte echo, sequential connections (ms)\n\n\
+         {:<34} {:>6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}",
+        "path", "n", "p50", "p99", "p99.9", "added p50", "open p50", "echo p50"
     );
-    let direct_p50 = hists.first().map_or(0, |h| h.value_at_quantile(0.5));
+    let direct_p50 = hists.first().map_or(0, |h| h.total.value_at_quantile(0.5));
     for ((name, _), h) in kinds.iter().zip(hists) {
-        let p50 = h.value_at_quantile(0.5);
+        let p50 = h.total.value_at_quantile(0.5);
+        let open = h.open.value_at_quantile(0.5);
         println!(
-            "{:<34} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>+12.3}",
+            "{:<34} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>+10.3} {:>10.3} {:>10.3}",
             name,
-            h.len(),
+            h.total.len(),
             ms(p50),
-            ms(h.value_at_quantile(0.99)),
-            ms(h.value_at_quantile(0.999)),
-            ms(p50) - ms(direct_p50)
+            ms(h.total.value_at_quantile(0.99)),
+            ms(h.total.value_at_quantile(0.999)),
+            ms(p50) - ms(direct_p50),
+            ms(open),
+            ms(p50.saturating_sub(open))
         );
     }
+    println!(
+        "\nopen = until the stream is usable (TCP connect; SOCKS5: connect, greeting, [auth,] \
+         request, reply); echo = the rest (p50 - open p50)."
+    );
 }
 
 fn best_of_two<T: PartialOrd + Copy>(a: T, b: T, higher_is_better: bool) -> T {
