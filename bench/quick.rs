@@ -9,10 +9,12 @@
 //! CPU time comes from /proc/self/stat (utime + stime).
 //!
 //! Connection latency: SOCKS5 connect + 64-byte echo, one connection at a time, through the
-//! relay's SOCKS5 door (method 0x00 for the stack's trusted tenant, and method 0x80 with a
-//! JWT, ES256, verified on every connection) to the TCP echo backend, and direct (TCP connect
-//! + 64-byte echo to the same backend). The three kinds take turns in rounds so drift on the
-//! shared machine hits them alike; p50/p99/p99.9 from an HDR histogram (µs resolution).
+//! relay's SOCKS5 door (method 0x00 for the stack's trusted tenant, the same with greeting and
+//! request pipelined, and method 0x80 with a JWT, ES256, verified on every connection) to the
+//! TCP echo backend, and direct (TCP connect and 64-byte echo to the same backend). The kinds
+//! take turns in rounds so drift on the shared machine hits them alike; p50/p99/p99.9 from an
+//! HDR histogram (µs resolution). `cargo bench --bench quick -- latency` runs only this part;
+//! `BENCH_IO=epoll` (or `uring`) picks the I/O backend of relay and connector.
 
 use hdrhistogram::Histogram;
 use sallyport::demo::socks::{self, SocksAuth};
