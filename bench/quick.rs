@@ -212,6 +212,8 @@ fn one_echo(dial: Dial<'_>, target: &Address) -> Result<(Duration, Duration), St
 struct Latency {
     open: Histogram<u64>,
     total: Histogram<u64>,
+    /// Whole-process CPU seconds spent while this kind ran.
+    cpu: f64,
 }
 
 /// Latency histograms of `kinds`, `rounds` × `per_round` sequential connections each, taking
@@ -229,11 +231,13 @@ fn echo_latency(
         .map(|_| Latency {
             open: new_hist(),
             total: new_hist(),
+            cpu: 0.0,
         })
         .collect();
     let start = Instant::now();
     'rounds: for _ in 0..rounds {
         for ((name, dial), hist) in kinds.iter().zip(hists.iter_mut()) {
+            let cpu0 = cpu_seconds();
             for _ in 0..per_round {
                 let (open, total) =
                     one_echo(*dial, &target).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -241,6 +245,7 @@ fn echo_latency(
                 hist.open.saturating_record(us(open));
                 hist.total.saturating_record(us(total));
             }
+            hist.cpu += cpu_seconds() - cpu0;
             if start.elapsed() > budget {
                 eprintln!("connection latency: time budget {budget:?} reached, stopping early");
                 break 'rounds;
@@ -257,15 +262,15 @@ fn ms(us: u64) -> f64 {
 fn print_latency(kinds: &[(&str, Dial<'_>)], hists: &[Latency]) {
     println!(
         "\nSOCKS5 connect + {ECHO_BYTES}-byte echo, sequential connections (ms)\n\n\
-         {:<34} {:>6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}",
-        "path", "n", "p50", "p99", "p99.9", "added p50", "open p50", "echo p50"
+         {:<34} {:>6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>9}",
+        "path", "n", "p50", "p99", "p99.9", "added p50", "open p50", "echo p50", "cpu/conn"
     );
     let direct_p50 = hists.first().map_or(0, |h| h.total.value_at_quantile(0.5));
     for ((name, _), h) in kinds.iter().zip(hists) {
         let p50 = h.total.value_at_quantile(0.5);
         let open = h.open.value_at_quantile(0.5);
         println!(
-            "{:<34} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>+10.3} {:>10.3} {:>10.3}",
+            "{:<34} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>+10.3} {:>10.3} {:>10.3} {:>9.3}",
             name,
             h.total.len(),
             ms(p50),
@@ -273,12 +278,15 @@ fn print_latency(kinds: &[(&str, Dial<'_>)], hists: &[Latency]) {
             ms(h.total.value_at_quantile(0.999)),
             ms(p50) - ms(direct_p50),
             ms(open),
-            ms(p50.saturating_sub(open))
+            ms(p50.saturating_sub(open)),
+            1000.0 * h.cpu / h.total.len().max(1) as f64
         );
     }
     println!(
         "\nopen = until the stream is usable (TCP connect; SOCKS5: connect, greeting, [auth,] \
-         request, reply); echo = the rest (p50 - open p50)."
+         request, reply); echo = the rest (p50 - open p50); cpu/conn = whole-process CPU ms \
+         per connection (client, relay, connector and backend together; 10 ms ticks, so \
+         indicative)."
     );
 }
 
@@ -300,11 +308,26 @@ fn main() {
         _ => IoMode::Auto,
     };
     println!("I/O backend: {io:?} (BENCH_IO=epoll|uring|auto)");
-    let stack = demo::start(&StackOptions {
+
+    // BENCH_TUNNELS and BENCH_RELAY_THREADS (0: one per core) for the breakdown.
+    let env_num = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let defaults = StackOptions::default();
+    let opts = StackOptions {
         io,
-        ..StackOptions::default()
-    })
-    .expect("demo stack");
+        tunnels: env_num("BENCH_TUNNELS", defaults.tunnels),
+        relay_threads: env_num("BENCH_RELAY_THREADS", defaults.relay_threads),
+        ..defaults
+    };
+    println!(
+        "tunnels: {}, relay threads: {} (0 = one per core)",
+        opts.tunnels, opts.relay_threads
+    );
+    let stack = demo::start(&opts).expect("demo stack");
     let token = stack.token().expect("demo token");
     let kinds = [
         ("direct (TCP connect + echo)", Dial::Direct(stack.echo.addr)),

@@ -52,6 +52,8 @@ pub struct StackOptions {
     pub erp_resources: Option<Vec<ResourceSpec>>,
     /// Tunnels the connector keeps.
     pub tunnels: usize,
+    /// Relay threads; 0 = one per core.
+    pub relay_threads: usize,
     /// Backend response timeout at the connector.
     pub backend_timeout: Duration,
     /// More systems, `virtual:port=internal:port[/proto]`; TLS backends must present a
@@ -69,6 +71,7 @@ impl Default for StackOptions {
             socks_port: 0,
             trusted: true,
             tunnels: 2,
+            relay_threads: 0,
             backend_timeout: Duration::from_secs(30),
             erp_resources: None,
             extra_maps: Vec::new(),
@@ -166,7 +169,10 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
     let server_tls =
         crate::tls::relay_server_config(&file("ca.pem"), &file("relay.pem"), &file("relay.key"))
             .map_err(|e| format!("relay TLS: {e}"))?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = match opts.relay_threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
     let (_relay_threads, registry) = relay::start(RelayConfig {
         tunnel_listener,
         proxy_listener,
