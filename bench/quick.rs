@@ -37,7 +37,13 @@ fn cpu_seconds() -> f64 {
     ticks / clock_ticks()
 }
 
+/// Clock ticks per second, asked once (`getconf` is a process spawn).
 fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(ask_clock_ticks)
+}
+
+fn ask_clock_ticks() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
