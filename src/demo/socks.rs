@@ -203,3 +203,69 @@ pub fn echo(
         open(door, auth, &Address::Domain(host.into()), port).map_err(|e| e.to_string())?;
     echo_to_close(&mut sock, payload)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-connection server: for each step, reads that many bytes, then writes the
+    /// answer; closes after the last.
+    fn fake_door(steps: &'static [(usize, &'static [u8])]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            for (expect_in, answer) in steps {
+                let mut got = vec![0u8; *expect_in];
+                s.read_exact(&mut got).unwrap();
+                s.write_all(answer).unwrap();
+            }
+        });
+        addr
+    }
+
+    fn ldap() -> Address {
+        Address::Domain("ldap.virtual".into())
+    }
+
+    #[test]
+    fn no_acceptable_method_is_reported_as_such() {
+        let door = fake_door(&[(3, &[5, 0xFF])]);
+        match open(door, SocksAuth::Nothing, &ldap(), 389) {
+            Err(SocksClientError::MethodRefused(0xFF)) => {}
+            r => panic!("{:?}", r.map(|_| "a stream")),
+        }
+    }
+
+    #[test]
+    fn refused_password_reads_the_reply_that_follows() {
+        // Greeting (3 bytes), then the RFC 1929 message for "u"/"p" (5 bytes).
+        let door = fake_door(&[(3, &[5, 2]), (5, &[1, 1, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0])]);
+        let auth = SocksAuth::User {
+            name: "u",
+            password: "p",
+        };
+        match open(door, auth, &ldap(), 389) {
+            Err(SocksClientError::AuthRefused(Some(5))) => {}
+            r => panic!("{:?}", r.map(|_| "a stream")),
+        }
+    }
+
+    #[test]
+    fn a_non_zero_reply_and_a_short_answer_are_errors() {
+        // Greeting, then a CONNECT to a 12-byte domain name (3 + 1 + 1 + 12 + 2 bytes).
+        let door = fake_door(&[(3, &[5, 0]), (19, &[5, 2, 0, 1, 0, 0, 0, 0, 0, 0])]);
+        match open(door, SocksAuth::Nothing, &ldap(), 389) {
+            Err(SocksClientError::Reply(2)) => {}
+            r => panic!("{:?}", r.map(|_| "a stream")),
+        }
+        let door = fake_door(&[(3, &[5])]);
+        match open(door, SocksAuth::Nothing, &ldap(), 389) {
+            Err(SocksClientError::Io(_, e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof)
+            }
+            r => panic!("{:?}", r.map(|_| "a stream")),
+        }
+    }
+}
