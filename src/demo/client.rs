@@ -150,10 +150,13 @@ pub fn connect_echo_with(
     let mut got = Vec::new();
     let mut tmp = [0u8; 4096];
     while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = sock.read(&mut tmp).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("proxy closed during CONNECT".into());
-        }
+        let n = match sock.read(&mut tmp) {
+            Ok(0) => return Err("proxy closed during CONNECT".into()),
+            Ok(n) => n,
+            // A signal landed on this thread during the read: nothing was lost, read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("receive CONNECT answer: {e}")),
+        };
         got.extend_from_slice(&tmp[..n]);
     }
     let text = String::from_utf8_lossy(&got).to_string();
