@@ -7,8 +7,20 @@
 //! Method: release build; each workload runs direct first, then through the tunnel, then both
 //! again, and the better of the two runs of each is reported (this machine is shared and noisy).
 //! CPU time comes from /proc/self/stat (utime + stime).
+//!
+//! Connection latency: SOCKS5 connect + 64-byte echo, one connection at a time, through the
+//! relay's SOCKS5 door (method 0x00 for the stack's trusted tenant, the same with greeting and
+//! request pipelined, and method 0x80 with a JWT, ES256, verified on every connection) to the
+//! TCP echo backend, and direct (TCP connect and 64-byte echo to the same backend). The kinds
+//! take turns in rounds so drift on the shared machine hits them alike; p50/p99/p99.9 from an
+//! HDR histogram (µs resolution). `cargo bench --bench quick -- latency` runs only this part;
+//! `BENCH_IO=epoll` (or `uring`) picks the I/O backend of relay and connector.
 
+use hdrhistogram::Histogram;
+use sallyport::demo::socks::{self, SocksAuth};
 use sallyport::demo::{self, client, StackOptions};
+use sallyport::io::runtime::IoMode;
+use sallyport::proto::socks5::Address;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -25,7 +37,13 @@ fn cpu_seconds() -> f64 {
     ticks / clock_ticks()
 }
 
+/// Clock ticks per second, asked once (`getconf` is a process spawn).
 fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(ask_clock_ticks)
+}
+
+fn ask_clock_ticks() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -122,6 +140,162 @@ fn small(path: Path, conns: usize, per: usize) -> f64 {
     (conns * per) as f64 / t0.elapsed().as_secs_f64()
 }
 
+/// How one latency sample connects to the echo backend.
+#[derive(Clone, Copy)]
+enum Dial<'a> {
+    /// TCP straight to the backend.
+    Direct(SocketAddr),
+    /// Through the relay's SOCKS5 door to `ldap.virtual:389`.
+    Socks(SocketAddr, SocksAuth<'a>),
+    /// Method 0x00 with greeting and request in one write (one round trip fewer; for the
+    /// breakdown, few clients do it).
+    SocksPipelined(SocketAddr),
+}
+
+/// Greeting (0x00 only) and CONNECT in one write, then the method choice and the reply.
+fn socks_pipelined(door: SocketAddr, target: &Address) -> Result<TcpStream, String> {
+    use sallyport::proto::socks5::client as wire;
+    let mut sock = TcpStream::connect(door).map_err(|e| format!("connect: {e}"))?;
+    sock.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut out = bytes::BytesMut::with_capacity(64);
+    wire::write_greeting(&[0x00], &mut out).map_err(|e| e.to_string())?;
+    wire::write_connect(target, 389, &mut out).map_err(|e| e.to_string())?;
+    sock.write_all(&out).map_err(|e| format!("send: {e}"))?;
+    let mut choice = [0u8; 2];
+    sock.read_exact(&mut choice)
+        .map_err(|e| format!("method choice: {e}"))?;
+    // The reply to a domain-name request binds 0.0.0.0:0 here: 10 bytes; parse to be sure.
+    let mut reply = Vec::with_capacity(10);
+    let mut byte = [0u8; 1];
+    loop {
+        if let Some((msg, _)) = wire::parse_reply(&reply).map_err(|e| e.to_string())? {
+            if choice != [5, 0] || msg.code != 0 {
+                return Err(format!(
+                    "refused: choice {choice:?}, reply {:#04x}",
+                    msg.code
+                ));
+            }
+            return Ok(sock);
+        }
+        sock.read_exact(&mut byte)
+            .map_err(|e| format!("reply: {e}"))?;
+        reply.push(byte[0]);
+    }
+}
+
+const ECHO_BYTES: usize = 64;
+
+/// One connection: connect (and SOCKS5 handshake), send 64 bytes, read them back; returns the
+/// time until the stream was open (TCP connected, or the SOCKS5 reply read) and the total.
+/// The connection is closed after the clock stops.
+fn one_echo(dial: Dial<'_>, target: &Address) -> Result<(Duration, Duration), String> {
+    let payload = [0x5au8; ECHO_BYTES];
+    let t0 = Instant::now();
+    let mut sock = match dial {
+        Dial::Direct(addr) => {
+            let s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+            s.set_nodelay(true).map_err(|e| e.to_string())?;
+            s
+        }
+        Dial::Socks(door, auth) => {
+            socks::open(door, auth, target, 389).map_err(|e| e.to_string())?
+        }
+        Dial::SocksPipelined(door) => socks_pipelined(door, target)?,
+    };
+    let opened = t0.elapsed();
+    sock.write_all(&payload).map_err(|e| format!("send: {e}"))?;
+    let mut back = [0u8; ECHO_BYTES];
+    sock.read_exact(&mut back)
+        .map_err(|e| format!("echo: {e}"))?;
+    let elapsed = t0.elapsed();
+    if back != payload {
+        return Err("echo differs".into());
+    }
+    Ok((opened, elapsed))
+}
+
+/// Latency histograms of one kind of connection: until open, and in all.
+struct Latency {
+    open: Histogram<u64>,
+    total: Histogram<u64>,
+    /// Whole-process CPU seconds spent while this kind ran.
+    cpu: f64,
+}
+
+/// Latency histograms of `kinds`, `rounds` × `per_round` sequential connections each, taking
+/// turns per round; stops early (and says so) after `budget`.
+fn echo_latency(
+    kinds: &[(&str, Dial<'_>)],
+    rounds: usize,
+    per_round: usize,
+    budget: Duration,
+) -> Vec<Latency> {
+    let target = Address::Domain("ldap.virtual".into());
+    let new_hist = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut hists: Vec<Latency> = kinds
+        .iter()
+        .map(|_| Latency {
+            open: new_hist(),
+            total: new_hist(),
+            cpu: 0.0,
+        })
+        .collect();
+    let start = Instant::now();
+    'rounds: for _ in 0..rounds {
+        for ((name, dial), hist) in kinds.iter().zip(hists.iter_mut()) {
+            let cpu0 = cpu_seconds();
+            for _ in 0..per_round {
+                let (open, total) =
+                    one_echo(*dial, &target).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let us = |d: Duration| (d.as_micros() as u64).max(1);
+                hist.open.saturating_record(us(open));
+                hist.total.saturating_record(us(total));
+            }
+            hist.cpu += cpu_seconds() - cpu0;
+            if start.elapsed() > budget {
+                eprintln!("connection latency: time budget {budget:?} reached, stopping early");
+                break 'rounds;
+            }
+        }
+    }
+    hists
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn print_latency(kinds: &[(&str, Dial<'_>)], hists: &[Latency]) {
+    println!(
+        "\nSOCKS5 connect + {ECHO_BYTES}-byte echo, sequential connections (ms)\n\n\
+         {:<34} {:>6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>9}",
+        "path", "n", "p50", "p99", "p99.9", "added p50", "open p50", "echo p50", "cpu/conn"
+    );
+    let direct_p50 = hists.first().map_or(0, |h| h.total.value_at_quantile(0.5));
+    for ((name, _), h) in kinds.iter().zip(hists) {
+        let p50 = h.total.value_at_quantile(0.5);
+        let open = h.open.value_at_quantile(0.5);
+        println!(
+            "{:<34} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>+10.3} {:>10.3} {:>10.3} {:>9.3}",
+            name,
+            h.total.len(),
+            ms(p50),
+            ms(h.total.value_at_quantile(0.99)),
+            ms(h.total.value_at_quantile(0.999)),
+            ms(p50) - ms(direct_p50),
+            ms(open),
+            ms(p50.saturating_sub(open)),
+            1000.0 * h.cpu / h.total.len().max(1) as f64
+        );
+    }
+    println!(
+        "\nopen = until the stream is usable (TCP connect; SOCKS5: connect, greeting, [auth,] \
+         request, reply); echo = the rest (p50 - open p50); cpu/conn = whole-process CPU ms \
+         per connection (client, relay, connector and backend together; 10 ms ticks, so \
+         indicative)."
+    );
+}
+
 fn best_of_two<T: PartialOrd + Copy>(a: T, b: T, higher_is_better: bool) -> T {
     match (a > b, higher_is_better) {
         (true, true) | (false, false) => a,
@@ -133,16 +307,83 @@ fn main() {
     // `cargo bench` passes --bench. Without it (`cargo test --all-targets`) run a small smoke
     // pass that exercises the harness, so the test run stays short.
     let full = std::env::args().any(|a| a == "--bench");
-    let stack = demo::start(&StackOptions::default()).expect("demo stack");
+    // BENCH_IO=epoll|uring|auto chooses the relay's and connector's I/O backend.
+    let io = match std::env::var("BENCH_IO").as_deref() {
+        Ok("epoll") => IoMode::Epoll,
+        Ok("uring") => IoMode::Uring,
+        _ => IoMode::Auto,
+    };
+    println!("I/O backend: {io:?} (BENCH_IO=epoll|uring|auto)");
+
+    // BENCH_TUNNELS and BENCH_RELAY_THREADS (0: one per core) for the breakdown.
+    let env_num = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let defaults = StackOptions::default();
+    let opts = StackOptions {
+        io,
+        tunnels: env_num("BENCH_TUNNELS", defaults.tunnels),
+        relay_threads: env_num("BENCH_RELAY_THREADS", defaults.relay_threads),
+        ..defaults
+    };
+    println!(
+        "tunnels: {}, relay threads: {} (0 = one per core)",
+        opts.tunnels, opts.relay_threads
+    );
+    let stack = demo::start(&opts).expect("demo stack");
+    let token = stack.token().expect("demo token");
+    let kinds = [
+        ("direct (TCP connect + echo)", Dial::Direct(stack.echo.addr)),
+        (
+            "sallyport SOCKS5 0x00 (trusted)",
+            Dial::Socks(stack.socks, SocksAuth::Nothing),
+        ),
+        (
+            "sallyport SOCKS5 0x00, pipelined",
+            Dial::SocksPipelined(stack.socks),
+        ),
+        (
+            "sallyport SOCKS5 0x80 (JWT ES256)",
+            Dial::Socks(
+                stack.socks,
+                SocksAuth::Jwt {
+                    token: &token,
+                    location: None,
+                },
+            ),
+        ),
+    ];
     if !full {
         let direct = Path::Direct(stack.http.addr);
         let tunnel = Path::Tunnel(stack.proxy);
         bulk(direct, 4 << 20, 2);
         bulk(tunnel, 4 << 20, 2);
         let rate = small(tunnel, 2, 50);
+        let hists = echo_latency(&kinds, 1, 20, Duration::from_secs(30));
+        print_latency(&kinds, &hists);
         println!("bench-quick smoke: ok ({rate:.0} req/s through the tunnel; `make bench-quick` for figures)");
         return;
     }
+    // `cargo bench --bench quick -- latency`: the connection-latency part only.
+    if !std::env::args().any(|a| a == "latency") {
+        throughput(&stack);
+    }
+    // Warm-up, then 10 rounds of 200 connections per kind: 2 000 each, bounded at 120 s.
+    echo_latency(&kinds, 1, 100, Duration::from_secs(30));
+    let hists = echo_latency(&kinds, 10, 200, Duration::from_secs(120));
+    print_latency(&kinds, &hists);
+    println!(
+        "\nadded p50 = p50 - direct p50. The SOCKS5 rows include the greeting and request round \
+         trips (0x80: one more, plus the relay's JWT verification), a new stream through the tunnel \
+         and the connector's TCP connect to the backend."
+    );
+}
+
+/// Bulk and small-request figures, tunnel and direct.
+fn throughput(stack: &demo::Stack) {
     let direct = Path::Direct(stack.http.addr);
     let tunnel = Path::Tunnel(stack.proxy);
     // Warm-up: TLS sessions, pools, page cache of nothing in particular.

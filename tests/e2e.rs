@@ -27,7 +27,83 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn scripted_session_passes() {
-    assert!(demo::script(stack()), "a demo step failed (see output)");
+    // The script expects the demo's settings (credentials required, a real whitelist); the
+    // ports stay ephemeral so a running `sallyport demo` does not matter.
+    let demo_stack = demo::start(&StackOptions {
+        proxy_port: 0,
+        socks_port: 0,
+        ..StackOptions::demo(sallyport::io::runtime::IoMode::Auto)
+    })
+    .expect("demo-configured stack starts");
+    assert!(demo::script(&demo_stack), "a demo step failed (see output)");
+}
+
+#[test]
+fn socks5_door_of_the_default_stack() {
+    use sallyport::demo::socks::{self, SocksAuth, SocksClientError};
+    use sallyport::proto::socks5::Address;
+    let st = stack();
+    // The default stack trusts its tenant (method 0x00) and still knows the identity
+    // provider (0x80) and the SOCKS5 user (0x02).
+    let token = st.token().unwrap();
+    let kinds = [
+        SocksAuth::Nothing,
+        SocksAuth::Jwt {
+            token: &token,
+            location: None,
+        },
+        SocksAuth::User {
+            name: demo::SOCKS_USER,
+            password: demo::SOCKS_PASSWORD,
+        },
+    ];
+    for auth in kinds {
+        let echo = socks::echo(st.socks, auth, "ldap.virtual", 389, b"64 bytes or so").unwrap();
+        assert_eq!(echo, b"64 bytes or so", "{auth:?}");
+    }
+    let ldap = Address::Domain("ldap.virtual".into());
+    // A token for a tenant without connectors: authenticated, then no connector (0x03).
+    let other = st.token_for("nobody").unwrap();
+    let jwt = SocksAuth::Jwt {
+        token: &other,
+        location: None,
+    };
+    match socks::open(st.socks, jwt, &ldap, 389) {
+        Err(SocksClientError::Reply(0x03)) => {}
+        r => panic!("expected reply 0x03, got {:?}", r.map(|_| "a stream")),
+    }
+    // A tampered token is refused at authentication, and the refusal is audited.
+    let before = st.audit.lines().len();
+    // One signature character changed (well inside the last base64url block).
+    let mut bad = token.clone().into_bytes();
+    let i = bad.len() - 10;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    let jwt = SocksAuth::Jwt {
+        token: &bad,
+        location: None,
+    };
+    match socks::open(st.socks, jwt, &ldap, 389) {
+        Err(SocksClientError::AuthRefused(Some(0x05))) => {}
+        r => panic!(
+            "expected an authentication refusal, got {:?}",
+            r.map(|_| "a stream")
+        ),
+    }
+    assert!(
+        st.audit.lines().len() > before,
+        "the refusal was not audited"
+    );
+    // An HTTP system is not reachable as a TCP stream: general failure (0x01).
+    match socks::open(
+        st.socks,
+        SocksAuth::Nothing,
+        &Address::Domain("erp.virtual".into()),
+        80,
+    ) {
+        Err(SocksClientError::Reply(0x01)) => {}
+        r => panic!("expected reply 0x01, got {:?}", r.map(|_| "a stream")),
+    }
 }
 
 #[test]

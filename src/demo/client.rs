@@ -94,35 +94,69 @@ pub fn get(
 ) -> Result<(u16, Vec<u8>), String> {
     let host = host_of(url);
     let mut head = format!("GET {url} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n");
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
+    push_headers(&mut head, headers);
     exchange(&mut connect(proxy)?, &head, &[])
 }
 
 /// `POST url` with `body` (content-length framing) through the proxy.
 pub fn post(proxy: SocketAddr, url: &str, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    post_with(proxy, url, &[], body)
+}
+
+/// [`post`] with extra header lines.
+pub fn post_with(
+    proxy: SocketAddr,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
     let host = host_of(url);
-    let head = format!(
-        "POST {url} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+    let mut head = format!(
+        "POST {url} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n",
         body.len()
     );
+    push_headers(&mut head, headers);
     exchange(&mut connect(proxy)?, &head, body)
+}
+
+fn push_headers(head: &mut String, headers: &[(&str, &str)]) {
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+}
+
+/// The header pair `Proxy-Authorization: Bearer <token>`.
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("proxy-authorization", format!("Bearer {token}"))
 }
 
 /// CONNECT to `authority`, send `payload`, half-close, and read everything echoed back.
 pub fn connect_echo(proxy: SocketAddr, authority: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+    connect_echo_with(proxy, authority, &[], payload)
+}
+
+/// [`connect_echo`] with extra header lines on the CONNECT request.
+pub fn connect_echo_with(
+    proxy: SocketAddr,
+    authority: &str,
+    headers: &[(&str, &str)],
+    payload: &[u8],
+) -> Result<Vec<u8>, String> {
     let mut sock = connect(proxy)?;
-    let head = format!("CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n\r\n");
+    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n");
+    push_headers(&mut head, headers);
     sock.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
     let mut got = Vec::new();
     let mut tmp = [0u8; 4096];
     while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = sock.read(&mut tmp).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("proxy closed during CONNECT".into());
-        }
+        let n = match sock.read(&mut tmp) {
+            Ok(0) => return Err("proxy closed during CONNECT".into()),
+            Ok(n) => n,
+            // A signal landed on this thread during the read: nothing was lost, read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("receive CONNECT answer: {e}")),
+        };
         got.extend_from_slice(&tmp[..n]);
     }
     let text = String::from_utf8_lossy(&got).to_string();
