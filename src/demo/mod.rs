@@ -335,6 +335,8 @@ fn front_auth(trusted: bool, audit: Arc<AuditLog>) -> Result<(FrontAuth, Signer)
         }]),
         tenants: HashMap::from([(TENANT.to_string(), tenant)]),
         trusted_tenant: trusted.then(|| TENANT.to_string()),
+        // Like a relay run from a file: only the configured tenant registers and is routed.
+        configured_tenants_only: true,
         audit,
     };
     Ok((auth, signer))
