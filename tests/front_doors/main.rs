@@ -202,6 +202,40 @@ fn another_tenants_host_answers_like_an_unknown_host() {
     let other = get("secret.virtual");
     assert_eq!(other.0, 403);
     assert_eq!(other, get("nosuch.virtual"));
+    // The canary behind beta's host saw beta's connection and nothing of acme's attempts.
+    assert_eq!(
+        d.secret_echo
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "acme reached beta's backend"
+    );
+}
+
+/// Two tenants map the same virtual host to different backends: each reaches only its own.
+#[test]
+fn the_same_virtual_host_in_two_tenants_is_two_systems() {
+    let d = doors();
+    let get = |tenant: &str, path: &str| {
+        let token = token(tenant);
+        let mut s = connect(d.proxy);
+        let head = format!(
+            "GET http://shared.virtual{path} HTTP/1.1\r\nhost: shared.virtual\r\nproxy-authorization: Bearer {token}\r\n\r\n"
+        );
+        client::exchange(&mut s, &head, &[]).unwrap().0
+    };
+    assert_eq!(get("acme", "/from-acme"), 200);
+    assert_eq!(get("beta", "/from-beta"), 200);
+    let seen = |b: &sallyport::demo::backends::Backend| {
+        b.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| l.split(' ').nth(1).unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seen(&d.canary_acme), ["/from-acme"]);
+    assert_eq!(seen(&d.canary_beta), ["/from-beta"]);
 }
 
 #[test]

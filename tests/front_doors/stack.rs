@@ -65,6 +65,11 @@ pub struct Doors {
     pub recorder: Arc<Mutex<Vec<String>>>,
     pub _http: Backend,
     pub _echo: Backend,
+    /// Canaries: `shared.virtual:80` is mapped by both tenants, to `canary_acme` for acme and
+    /// to `canary_beta` for beta; `secret.virtual:389` (beta only) reaches `secret_echo`.
+    pub canary_acme: Backend,
+    pub canary_beta: Backend,
+    pub secret_echo: Backend,
 }
 
 pub fn now() -> u64 {
@@ -223,6 +228,9 @@ pub fn doors() -> &'static Doors {
         let echo = backends::tcp_echo_backend().unwrap();
         let (rec, recorder) = recording_backend();
         let e = echo.addr;
+        let canary_acme = backends::http_backend().unwrap();
+        let canary_beta = backends::http_backend().unwrap();
+        let secret_echo = backends::tcp_echo_backend().unwrap();
         start_connector(
             &dir,
             &acme,
@@ -232,6 +240,7 @@ pub fn doors() -> &'static Doors {
                 format!("web.virtual:80={}/tcp", http.addr),
                 format!("rec.virtual:80={rec}"),
                 format!("ldap.virtual:389={e}/tcp"),
+                format!("shared.virtual:80={}", canary_acme.addr),
                 format!("10.9.8.7:389={e}/tcp"),
                 format!("[fd00::7]:389={e}/tcp"),
                 // Nothing listens on the discard port: the backend is unreachable.
@@ -248,7 +257,10 @@ pub fn doors() -> &'static Doors {
             &dir,
             &beta,
             tunnel,
-            &[format!("secret.virtual:389={e}/tcp")],
+            &[
+                format!("secret.virtual:389={}/tcp", secret_echo.addr),
+                format!("shared.virtual:80={}", canary_beta.addr),
+            ],
         );
         let deadline = Instant::now() + Duration::from_secs(20);
         for (t, l) in [("acme", "default"), ("acme", "rome"), ("beta", "default")] {
@@ -268,6 +280,9 @@ pub fn doors() -> &'static Doors {
             recorder,
             _http: http,
             _echo: echo,
+            canary_acme,
+            canary_beta,
+            secret_echo,
         }
     })
 }
