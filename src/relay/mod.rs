@@ -134,38 +134,12 @@ pub fn start_live(mut cfg: RelayConfig) -> Result<Running, StartError> {
                 return;
             };
             let accept_tunnels = accept_tunnels(reg.clone(), cfg.clone(), cell.clone(), tunnels);
-            let accept_proxy = async {
-                let Some(proxy) = proxy else { return };
-                loop {
-                    match proxy.accept().await {
-                        Ok((sock, peer)) => compio::runtime::spawn(front::serve(
-                            reg.clone(),
-                            cfg.clone(),
-                            cell.clone(),
-                            sock,
-                            peer,
-                        ))
-                        .detach(),
-                        Err(e) => tracing::warn!("front door accept: {e}"),
-                    }
-                }
-            };
-            let accept_socks = async {
-                let Some(socks) = socks else { return };
-                loop {
-                    match socks.accept().await {
-                        Ok((sock, peer)) => compio::runtime::spawn(socks::serve(
-                            reg.clone(),
-                            cfg.clone(),
-                            cell.clone(),
-                            sock,
-                            peer,
-                        ))
-                        .detach(),
-                        Err(e) => tracing::warn!("SOCKS5 door accept: {e}"),
-                    }
-                }
-            };
+            let accept_proxy = accept_door(proxy, "front door", |sock, peer| {
+                front::serve(reg.clone(), cfg.clone(), cell.clone(), sock, peer)
+            });
+            let accept_socks = accept_door(socks, "SOCKS5 door", |sock, peer| {
+                socks::serve(reg.clone(), cfg.clone(), cell.clone(), sock, peer)
+            });
             futures_util::join!(accept_tunnels, accept_proxy, accept_socks);
         }
     })
@@ -175,6 +149,21 @@ pub fn start_live(mut cfg: RelayConfig) -> Result<Running, StartError> {
         registry,
         auth,
     })
+}
+
+/// Accepts on a front door (if configured) and serves each caller on its own task.
+async fn accept_door<F, Fut>(listener: Option<compio::net::TcpListener>, what: &str, serve: F)
+where
+    F: Fn(compio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let Some(listener) = listener else { return };
+    loop {
+        match listener.accept().await {
+            Ok((sock, peer)) => compio::runtime::spawn(serve(sock, peer)).detach(),
+            Err(e) => tracing::warn!("{what} accept: {e}"),
+        }
+    }
 }
 
 async fn accept_tunnels(

@@ -4,64 +4,12 @@
 
 use super::super::*;
 
-const POLICY: &str = include_str!("../../../tests/data/bypass_policy.toml");
-const CORPUS: &str = include_str!("../../../tests/data/bypass_corpus.txt");
-
-#[derive(serde::Deserialize)]
-struct File {
-    system: Vec<SystemSpec>,
-}
-
-/// One corpus case.
-struct Case {
-    connect: bool,
-    status: u16,
-    authority: String,
-    target: Vec<u8>,
-}
-
-/// `\xNN` → the byte; everything else as written.
-fn unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 2..i + 4)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b[i], b.get(i + 1), hex) {
-            (b'\\', Some(b'x'), Some(v)) => {
-                out.push(v);
-                i += 4;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-fn cases() -> Vec<Case> {
-    CORPUS
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Case {
-                connect: f[0] == "CONNECT",
-                status: f[1].parse().unwrap(),
-                authority: f[2].to_string(),
-                target: f.get(3).map(|t| unescape(t)).unwrap_or_default(),
-            }
-        })
-        .collect()
-}
+#[path = "../../../tests/data/corpus.rs"]
+mod data;
+use data::{cases, PolicyFile, POLICY};
 
 pub(super) fn corpus_policy() -> SubaccountPolicy {
-    let file: File = toml::from_str(POLICY).unwrap();
+    let file: PolicyFile = toml::from_str(POLICY).unwrap();
     SubaccountPolicy::compile(&file.system).unwrap()
 }
 
