@@ -280,8 +280,16 @@ fn stack() -> &'static Stack {
                 vec![resource("/chat", true), resource("/plain", false)],
             ),
             // WebSocket-capable, but the resource does not allow it.
-            system("guarded.virtual", guarded.addr, vec![resource("/ws", false)]),
-            system("refusing.virtual", refusing.addr, vec![resource("/ws", true)]),
+            system(
+                "guarded.virtual",
+                guarded.addr,
+                vec![resource("/ws", false)],
+            ),
+            system(
+                "refusing.virtual",
+                refusing.addr,
+                vec![resource("/ws", true)],
+            ),
         ])
         .unwrap();
         let stem = sallyport::pki::connector_file_stem(&acme);
@@ -314,7 +322,10 @@ fn stack() -> &'static Stack {
         .unwrap();
         let start = Instant::now();
         while registry.count("acme", "default") == 0 {
-            assert!(start.elapsed() < IO_TIMEOUT, "the connector never registered");
+            assert!(
+                start.elapsed() < IO_TIMEOUT,
+                "the connector never registered"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Stack {
@@ -354,7 +365,10 @@ fn body(sock: &mut TcpStream, head: &str) -> String {
 }
 
 fn status(head: &str) -> u16 {
-    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 // ------------------------------------------------------------------------------- tests
@@ -374,7 +388,10 @@ fn frames_echo_both_ways_after_101() {
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     assert!(header(&head, "upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")));
     assert!(header(&head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("upgrade")));
-    assert_eq!(header(&head, "sec-websocket-accept"), Some(&*accept_for(KEY)));
+    assert_eq!(
+        header(&head, "sec-websocket-accept"),
+        Some(&*accept_for(KEY))
+    );
     assert_eq!(header(&head, "sec-websocket-protocol"), Some("chat"));
     assert_eq!(header(&head, "content-length"), None, "{head}");
 
@@ -392,7 +409,8 @@ fn frames_echo_both_ways_after_101() {
     );
     // Larger than the 64 KiB read chunks and the HTTP/2 frames: split and rejoined.
     let big: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
-    sock.write_all(&encode(0x2, &big, Some([9, 8, 7, 6]))).unwrap();
+    sock.write_all(&encode(0x2, &big, Some([9, 8, 7, 6])))
+        .unwrap();
     let echoed = read_frame(&mut sock, false);
     assert_eq!(echoed.opcode, 0x2);
     assert!(echoed.payload == big, "binary frame echoed intact");
@@ -413,7 +431,10 @@ fn frames_echo_both_ways_after_101() {
         .expect("the backend got the upgrade");
     assert_eq!(header(seen, "host"), Some("chat.virtual"));
     assert_eq!(header(seen, "sec-websocket-key"), Some(KEY));
-    assert_eq!(header(seen, "sec-websocket-protocol"), Some("chat, superchat"));
+    assert_eq!(
+        header(seen, "sec-websocket-protocol"),
+        Some("chat, superchat")
+    );
     assert_eq!(header(seen, "origin"), Some("http://app.example"));
     let lower = seen.to_ascii_lowercase();
     assert!(!lower.contains("sallyport-caller"), "{seen}");
@@ -451,7 +472,11 @@ fn upgrade_outside_the_whitelist_is_403() {
     assert_eq!(status(&head), 403, "{head}");
     body(&mut sock, &head);
     let (_, head) = handshake("http://chat.virtual/chatroom", "");
-    assert_eq!(status(&head), 403, "prefix on segment boundaries only: {head}");
+    assert_eq!(
+        status(&head),
+        403,
+        "prefix on segment boundaries only: {head}"
+    );
     assert_eq!(s.guarded.connections.load(Ordering::SeqCst), 0);
     let echo_heads = s.echo.heads.lock().unwrap();
     assert!(
@@ -465,5 +490,8 @@ fn backend_refusal_reaches_the_client_as_is() {
     let (mut sock, head) = handshake("http://refusing.virtual/ws", "");
     assert_eq!(status(&head), 400, "{head}");
     assert_eq!(header(&head, "sec-websocket-version"), Some("8"));
-    assert_eq!(body(&mut sock, &head), "websocket version not supported here");
+    assert_eq!(
+        body(&mut sock, &head),
+        "websocket version not supported here"
+    );
 }

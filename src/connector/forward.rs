@@ -421,7 +421,16 @@ async fn forward_http(
     }
     let buf = BytesMut::with_capacity(READ_CHUNK);
     let head_request = method == Method::Head;
-    relay_response(ctx, stream, backend, buf, admitted, Some(&pool_key), head_request).await;
+    relay_response(
+        ctx,
+        stream,
+        backend,
+        buf,
+        admitted,
+        Some(&pool_key),
+        head_request,
+    )
+    .await;
 }
 
 /// Reads the backend's response (starting with what `buf` already holds) and passes it on.

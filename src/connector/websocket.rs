@@ -56,29 +56,41 @@ pub(super) async fn forward(
     // The handshake as RFC 6455 §4.1 has it; the `sec-websocket-*` fields travel as the
     // client sent them (the backend computes the accept value from the key).
     let upgrade = [
-        (Bytes::from_static(b"upgrade"), Bytes::from_static(b"websocket")),
-        (Bytes::from_static(b"connection"), Bytes::from_static(b"Upgrade")),
+        (
+            Bytes::from_static(b"upgrade"),
+            Bytes::from_static(b"websocket"),
+        ),
+        (
+            Bytes::from_static(b"connection"),
+            Bytes::from_static(b"Upgrade"),
+        ),
     ];
     let fields = backend_fields(&head, admitted).chain(upgrade);
     let host = admitted.host_header();
     let mut out = BytesMut::with_capacity(1024);
-    if let Err(e) =
-        http1::write_request_head(&Method::Get, path.raw(), &host, fields, BodyKind::Empty, &mut out)
-    {
+    if let Err(e) = http1::write_request_head(
+        &Method::Get,
+        path.raw(),
+        &host,
+        fields,
+        BodyKind::Empty,
+        &mut out,
+    ) {
         return answer(stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
     }
     if let Err(e) = backend.wr.write(&[out.freeze()]).await {
         return answer(stream, 502, &format!("backend reset: {e}\n")).await;
     }
     let deadline = ctx.timeouts.response;
-    let handshake = match compio::time::timeout(deadline, read_handshake(stream, &mut backend)).await
-    {
-        Ok(h) => h,
-        Err(_) => {
-            let text = format!("backend did not answer the websocket upgrade within {deadline:?}\n");
-            return answer(stream, 504, &text).await;
-        }
-    };
+    let handshake =
+        match compio::time::timeout(deadline, read_handshake(stream, &mut backend)).await {
+            Ok(h) => h,
+            Err(_) => {
+                let text =
+                    format!("backend did not answer the websocket upgrade within {deadline:?}\n");
+                return answer(stream, 504, &text).await;
+            }
+        };
     match handshake {
         Handshake::Switched(resp, early) => {
             if stream.send_response(&accepted(&resp), false).is_ok() {

@@ -1,6 +1,6 @@
-//! The HTTP forward-proxy front door: absolute-form HTTP/1.1 requests and CONNECT, parsed by
-//! the strict sans-IO [`crate::proto::http1`] layer, routed by tenant and location into a
-//! tunnel stream.
+//! The HTTP forward-proxy front door: absolute-form HTTP/1.1 requests, WebSocket upgrades
+//! (see `websocket.rs`) and CONNECT, parsed by the strict sans-IO [`crate::proto::http1`]
+//! layer, routed by tenant and location into a tunnel stream.
 //!
 //! Callers authenticate with `Proxy-Authorization: Bearer <JWT>` (see [`super::auth`]); the
 //! token's tenant claim picks the tenant, `SAP-Connectivity-SCC-Location_ID` (or

@@ -7,9 +7,9 @@
 //! response (403 when the resource does not allow WebSocket, the backend's own refusal, ...).
 
 use super::auth::Caller;
+use super::auth::FrontAuth;
 use super::connect;
 use super::front::{await_response, h2_fields, route, write_response, Client};
-use super::auth::FrontAuth;
 use super::registry::Registry;
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
@@ -43,7 +43,8 @@ pub(super) async fn proxy(
     path: Bytes,
 ) {
     if !head.body.is_empty() {
-        let text = "a websocket handshake carries no body: drop Content-Length / Transfer-Encoding\n";
+        let text =
+            "a websocket handshake carries no body: drop Content-Length / Transfer-Encoding\n";
         return c.fail(400, text).await;
     }
     let h2 = H2Request {
@@ -66,7 +67,10 @@ pub(super) async fn proxy(
     }
     if end {
         return c
-            .fail(502, "the connector accepted the websocket but ended the stream\n")
+            .fail(
+                502,
+                "the connector accepted the websocket but ended the stream\n",
+            )
             .await;
     }
     let upgrade = [
@@ -82,7 +86,10 @@ pub(super) async fn proxy(
     let mut out = BytesMut::with_capacity(256);
     if http1::write_response_head(101, b"", fields, BodyKind::Empty, &mut out).is_err() {
         return c
-            .fail(502, "the backend's handshake answer cannot be expressed in HTTP/1.1\n")
+            .fail(
+                502,
+                "the backend's handshake answer cannot be expressed in HTTP/1.1\n",
+            )
             .await;
     }
     if !c.send(out.freeze()).await {
