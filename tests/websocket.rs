@@ -6,7 +6,9 @@
 //! backend sends in the same segment as its `101`, and a frame larger than the tunnel's
 //! chunks), the close handshake; the policy's `websocket` flag (403, and not a byte at the
 //! backend); a path outside the whitelist (403); a backend that refuses the upgrade (its
-//! status and body reach the client); what the backend sees of the request.
+//! status and body reach the client), switches to another protocol (502) or never answers
+//! (504); a handshake with a body (400); frames sent along with the handshake; what the
+//! backend sees of the request.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -27,6 +29,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(15);
 /// The example key of RFC 6455 §1.3.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const GREETING: &[u8] = b"welcome";
+/// The connector's deadline for the backend's answer to the upgrade.
+const BACKEND_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `Sec-WebSocket-Accept` for `key` (RFC 6455 §4.2.2).
 fn accept_for(key: &str) -> String {
@@ -201,6 +205,19 @@ fn refusing_server(mut sock: TcpStream, _head: &str) {
     );
 }
 
+/// Switches protocols, but not to WebSocket.
+fn wrong_protocol_server(mut sock: TcpStream, _head: &str) {
+    let _ = sock.write_all(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+    );
+}
+
+/// Never answers; closes after the connector has given up.
+fn silent_server(sock: TcpStream, _head: &str) {
+    std::thread::sleep(BACKEND_RESPONSE_TIMEOUT * 3);
+    drop(sock);
+}
+
 // ------------------------------------------------------------------------------- stack
 
 struct Stack {
@@ -208,6 +225,8 @@ struct Stack {
     echo: Backend,
     guarded: Backend,
     _refusing: Backend,
+    _wrong: Backend,
+    _silent: Backend,
 }
 
 fn resource(path: &str, websocket: bool) -> ResourceSpec {
@@ -273,6 +292,8 @@ fn stack() -> &'static Stack {
         let echo = spawn_backend(echo_server);
         let guarded = spawn_backend(echo_server);
         let refusing = spawn_backend(refusing_server);
+        let wrong = spawn_backend(wrong_protocol_server);
+        let silent = spawn_backend(silent_server);
         let policy = SubaccountPolicy::compile(&[
             system(
                 "chat.virtual",
@@ -290,6 +311,8 @@ fn stack() -> &'static Stack {
                 refusing.addr,
                 vec![resource("/ws", true)],
             ),
+            system("wrong.virtual", wrong.addr, vec![resource("/ws", true)]),
+            system("silent.virtual", silent.addr, vec![resource("/ws", true)]),
         ])
         .unwrap();
         let stem = sallyport::pki::connector_file_stem(&acme);
@@ -312,7 +335,7 @@ fn stack() -> &'static Stack {
             keepalive: Duration::from_secs(10),
             timeouts: BackendTimeouts {
                 connect: Duration::from_secs(5),
-                response: Duration::from_secs(10),
+                response: BACKEND_RESPONSE_TIMEOUT,
             },
             backend_tls: None,
             io: IoMode::Auto,
@@ -333,6 +356,8 @@ fn stack() -> &'static Stack {
             echo,
             guarded,
             _refusing: refusing,
+            _wrong: wrong,
+            _silent: silent,
         }
     })
 }
@@ -494,4 +519,54 @@ fn backend_refusal_reaches_the_client_as_is() {
         body(&mut sock, &head),
         "websocket version not supported here"
     );
+}
+
+#[test]
+fn frames_sent_with_the_handshake_are_not_lost() {
+    // Not what RFC 6455 clients do, but bytes the relay read ahead must go first, not vanish.
+    let mut sock = TcpStream::connect(stack().proxy).unwrap();
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut req = format!(
+        "GET http://chat.virtual/chat HTTP/1.1\r\nHost: chat.virtual\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes();
+    req.extend(encode(0x1, b"early", Some([7, 7, 7, 7])));
+    sock.write_all(&req).unwrap();
+    let head = read_head(&mut sock);
+    assert_eq!(status(&head), 101, "{head}");
+    assert_eq!(read_frame(&mut sock, false).payload, GREETING);
+    assert_eq!(read_frame(&mut sock, false).payload, b"early");
+}
+
+#[test]
+fn handshake_with_a_body_is_400() {
+    let mut sock = TcpStream::connect(stack().proxy).unwrap();
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    sock.write_all(
+        format!(
+            "GET http://chat.virtual/chat HTTP/1.1\r\nHost: chat.virtual\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\
+             content-length: 3\r\n\r\nabc"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let head = read_head(&mut sock);
+    assert_eq!(status(&head), 400, "{head}");
+    assert!(body(&mut sock, &head).contains("no body"));
+}
+
+#[test]
+fn backend_switching_to_another_protocol_is_502() {
+    let (mut sock, head) = handshake("http://wrong.virtual/ws", "");
+    assert_eq!(status(&head), 502, "{head}");
+    assert!(body(&mut sock, &head).contains("not to websocket"));
+}
+
+#[test]
+fn backend_that_never_answers_is_504() {
+    let (mut sock, head) = handshake("http://silent.virtual/ws", "");
+    assert_eq!(status(&head), 504, "{head}");
+    assert!(body(&mut sock, &head).contains("websocket upgrade"));
 }
