@@ -12,6 +12,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use sallyport::audit::{AuditOptions, AuditSink, Level};
 use sallyport::connector::{self, BackendTimeouts, ConnectorConfig};
 use sallyport::io::runtime::IoMode;
 use sallyport::policy::{
@@ -222,6 +223,8 @@ fn silent_server(sock: TcpStream, _head: &str) {
 
 struct Stack {
     proxy: SocketAddr,
+    /// The connector's audit trail (level `all`).
+    audit_dir: std::path::PathBuf,
     echo: Backend,
     guarded: Backend,
     _refusing: Backend,
@@ -316,6 +319,7 @@ fn stack() -> &'static Stack {
         ])
         .unwrap();
         let stem = sallyport::pki::connector_file_stem(&acme);
+        let audit_dir = dir.join("audit");
         connector::start(ConnectorConfig {
             relay: tunnel.to_string(),
             relay_name: rustls::pki_types::ServerName::try_from("localhost")
@@ -330,7 +334,11 @@ fn stack() -> &'static Stack {
             tunnels: 1,
             identity: acme,
             policy: Arc::new(policy),
-            audit: sallyport::audit::AuditSink::disabled(),
+            audit: AuditSink::open(AuditOptions {
+                level: Level::All,
+                ..AuditOptions::new(&audit_dir, "acme_default")
+            })
+            .unwrap(),
             max_streams: sallyport::config::DEFAULT_STREAMS_PER_TUNNEL,
             keepalive: Duration::from_secs(10),
             timeouts: BackendTimeouts {
@@ -353,6 +361,7 @@ fn stack() -> &'static Stack {
         }
         Stack {
             proxy,
+            audit_dir: sallyport::audit::subaccount_dir(&audit_dir, "acme_default"),
             echo,
             guarded,
             _refusing: refusing,
@@ -394,6 +403,31 @@ fn status(head: &str) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
+}
+
+/// The connector's audit record for `path`, waiting for it (the stream's record is written
+/// when the connector finishes the stream, just after the client saw the end).
+fn audit_record(path: &str) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let found = std::fs::read_dir(&stack().audit_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .collect::<Vec<_>>()
+            })
+            .find(|r| r["path"] == path);
+        if let Some(r) = found {
+            return r;
+        }
+        assert!(start.elapsed() < IO_TIMEOUT, "no audit record for {path}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 // ------------------------------------------------------------------------------- tests
@@ -446,6 +480,8 @@ fn frames_echo_both_ways_after_101() {
     let mut rest = Vec::new();
     sock.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty(), "nothing after the close frame: {rest:?}");
+    // Our half-close too: only then is the stream over at both ends (TCP semantics).
+    drop(sock);
 
     // What the backend saw: the admitted path, the virtual Host, the handshake fields;
     // never the relay's caller field, a forged one, or the principal credentials.
@@ -465,6 +501,20 @@ fn frames_echo_both_ways_after_101() {
     assert!(!lower.contains("sallyport-caller"), "{seen}");
     assert!(!lower.contains("sap-connectivity"), "{seen}");
     assert!(!lower.contains("proxy-"), "{seen}");
+    drop(heads);
+
+    // The connector's record: one stream, allowed, its bytes counted both ways (frames and
+    // their headers), the caller the relay vouched for, the path without its query.
+    let rec = audit_record("/chat/room-1");
+    assert_eq!(rec["method"], "CONNECT", "{rec}");
+    assert_eq!(rec["decision"], "allow", "{rec}");
+    assert_eq!(rec["status"], 200, "{rec}");
+    assert_eq!(rec["caller"], "trusted", "{rec}");
+    let (up, down) = (
+        rec["bytes_in"].as_u64().unwrap(),
+        rec["bytes_out"].as_u64().unwrap(),
+    );
+    assert!(up > big.len() as u64 && down > big.len() as u64, "{rec}");
 }
 
 #[test]
@@ -474,6 +524,9 @@ fn resource_without_websocket_flag_is_403_and_backend_untouched() {
     assert_eq!(status(&head), 403, "{head}");
     let text = body(&mut sock, &head);
     assert!(text.to_ascii_lowercase().contains("websocket"), "{text}");
+    let rec = audit_record("/ws/feed");
+    assert_eq!(rec["decision"], "deny", "{rec}");
+    assert_eq!(rec["status"], 403, "{rec}");
     // The same resource still answers an ordinary request (the flag is about upgrades).
     let mut plain = TcpStream::connect(s.proxy).unwrap();
     plain.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
