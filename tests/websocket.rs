@@ -121,6 +121,8 @@ fn read_head(sock: &mut TcpStream) -> String {
     while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
         match sock.read(&mut b) {
             Ok(1) => head.push(b[0]),
+            // A signal (the runtimes in this process use them) is not the end of the head.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             _ => break,
         }
     }

@@ -49,10 +49,6 @@ pub(super) async fn forward(
     let Some(path) = admitted.path() else {
         return answer(stream, 500, "admitted without a path\n").await;
     };
-    let mut backend = match connect(ctx, admitted).await {
-        Ok(b) => b,
-        Err(e) => return answer(stream, 502, &format!("backend unreachable: {e}\n")).await,
-    };
     // The handshake as RFC 6455 §4.1 has it; the `sec-websocket-*` fields travel as the
     // client sent them (the backend computes the accept value from the key).
     let upgrade = [
@@ -78,6 +74,11 @@ pub(super) async fn forward(
     ) {
         return answer(stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
     }
+    // Only a request that can be written opens a backend connection.
+    let mut backend = match connect(ctx, admitted).await {
+        Ok(b) => b,
+        Err(e) => return answer(stream, 502, &format!("backend unreachable: {e}\n")).await,
+    };
     if let Err(e) = backend.wr.write(&[out.freeze()]).await {
         return answer(stream, 502, &format!("backend reset: {e}\n")).await;
     }
