@@ -60,13 +60,13 @@ pub enum BackendWrite {
 
 /// A connection to a backend system.
 pub struct BackendConn {
-    rd: BackendRead,
-    wr: BackendWrite,
+    pub(super) rd: BackendRead,
+    pub(super) wr: BackendWrite,
 }
 
 impl BackendRead {
     /// Appends what arrives to `buf` (reserving room first); `Ok(0)` at the end.
-    async fn read(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+    pub(super) async fn read(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
         buf.reserve(READ_CHUNK);
         match self {
             BackendRead::Tcp(r) => r.read(buf).await,
@@ -76,7 +76,7 @@ impl BackendRead {
 }
 
 impl BackendWrite {
-    async fn write(&mut self, chunks: &[Bytes]) -> std::io::Result<()> {
+    pub(super) async fn write(&mut self, chunks: &[Bytes]) -> std::io::Result<()> {
         match self {
             BackendWrite::Tcp(w) => w.write(chunks).await,
             BackendWrite::Tls(w) => TransportWrite::write(w, chunks).await,
@@ -92,7 +92,7 @@ impl BackendWrite {
     }
 }
 
-const READ_CHUNK: usize = 64 << 10;
+pub(super) const READ_CHUNK: usize = 64 << 10;
 /// Caller credentials the relay carries through the tunnel for principal propagation; they
 /// are meant for the connector, never for a backend as they are.
 const PRINCIPAL_HEADERS: [&[u8]; 2] = [
@@ -155,10 +155,12 @@ pub async fn serve(
     }
     if head.is_connect() {
         tunnel_tcp(&ctx, &stream, &admitted).await;
+    } else if head.protocol.as_deref() == Some(&b"websocket"[..]) {
+        super::websocket::forward(&ctx, &stream, head, end_stream, &admitted).await;
     } else if head.protocol.is_some() || &head.method[..] == b"CONNECT" {
-        // Extended CONNECT (RFC 8441) passed the whitelist, but the HTTP/1.1 upgrade it
-        // needs towards the backend is not implemented.
-        answer(&stream, 501, "websocket forwarding is not supported yet\n").await;
+        // Extended CONNECT for a protocol other than WebSocket passed the whitelist, but no
+        // translation towards an HTTP/1.1 backend exists for it.
+        answer(&stream, 501, "only the websocket protocol is forwarded\n").await;
     } else {
         forward_http(&ctx, &stream, head, end_stream, &admitted).await;
     }
@@ -190,7 +192,7 @@ async fn deny(stream: &StreamHandle, denial: crate::policy::Denial) {
 }
 
 /// A short plain-text answer that ends the stream.
-async fn answer(stream: &StreamHandle, status: u16, text: &str) {
+pub(super) async fn answer(stream: &StreamHandle, status: u16, text: &str) {
     let mut head = ResponseHead::new(status);
     head.fields
         .push(field("content-type", "text/plain; charset=utf-8"));
@@ -205,7 +207,7 @@ async fn answer(stream: &StreamHandle, status: u16, text: &str) {
 }
 
 /// Connects to the backend the token names; nothing else can name an address.
-async fn connect(ctx: &Context, admitted: &Admitted) -> Result<BackendConn, String> {
+pub(super) async fn connect(ctx: &Context, admitted: &Admitted) -> Result<BackendConn, String> {
     let host = admitted.internal_host();
     let addr = (host, admitted.internal_port());
     let tcp = match compio::time::timeout(ctx.timeouts.connect, TcpStream::connect(addr)).await {
@@ -247,6 +249,13 @@ async fn tunnel_tcp(ctx: &Context, stream: &StreamHandle, admitted: &Admitted) {
     {
         return;
     }
+    splice(stream, backend, BytesMut::new()).await;
+}
+
+/// Moves bytes between an answered stream and its backend until both directions have ended:
+/// a CONNECT tunnel, or a WebSocket after its handshake. `early` holds backend bytes already
+/// read (they go first).
+pub(super) async fn splice(stream: &StreamHandle, backend: BackendConn, early: BytesMut) {
     let BackendConn { mut rd, mut wr } = backend;
     let upstream = async {
         // Tunnel → backend. Ends on END_STREAM (half-close) or a reset.
@@ -271,7 +280,10 @@ async fn tunnel_tcp(ctx: &Context, stream: &StreamHandle, admitted: &Admitted) {
     };
     let downstream = async {
         // Backend → tunnel. Ends on backend EOF (END_STREAM) or error (reset).
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut buf = early;
+        if !buf.is_empty() && stream.send_data(buf.split().freeze(), false).await.is_err() {
+            return false;
+        }
         loop {
             match rd.read(&mut buf).await {
                 Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),
@@ -297,6 +309,31 @@ async fn tunnel_tcp(ctx: &Context, stream: &StreamHandle, admitted: &Admitted) {
         futures_util::future::Either::Right((true, up)) => drop(up.await),
         _ => {}
     }
+}
+
+/// The request fields a backend gets: the end-to-end ones, without `host` and framing (the
+/// head writer sets those), without the caller credentials meant for the connector, and
+/// with `X-Forwarded-Host` per the system. The connector owns `X-Forwarded-Host`: a
+/// client's own is never passed on. (The caller field is already gone: see `record`.)
+pub(super) fn backend_fields<'a>(
+    head: &'a RequestHead,
+    admitted: &Admitted,
+) -> impl Iterator<Item = (Bytes, Bytes)> + 'a {
+    let forwarded = admitted
+        .forwarded_host()
+        .map(|v| (Bytes::from_static(b"x-forwarded-host"), v));
+    head.fields
+        .iter()
+        .filter(|f| {
+            !http1::hop_by_hop(&f.name)
+                && !matches!(
+                    &f.name[..],
+                    b"host" | b"content-length" | b"x-forwarded-host"
+                )
+                && !PRINCIPAL_HEADERS.contains(&&f.name[..])
+        })
+        .map(|f| (f.name.clone(), f.value.clone()))
+        .chain(forwarded)
 }
 
 async fn forward_http(
@@ -330,25 +367,9 @@ async fn forward_http(
             None => BodyKind::Chunked,
         }
     };
-    // Exactly the path the policy checked; `Host` and `X-Forwarded-Host` per the system.
-    // The connector owns `X-Forwarded-Host`: a client's own is never passed on.
+    // Exactly the path the policy checked; `Host` per the system.
     let host = admitted.host_header();
-    let forwarded = admitted
-        .forwarded_host()
-        .map(|v| (Bytes::from_static(b"x-forwarded-host"), v));
-    let fields = head
-        .fields
-        .iter()
-        .filter(|f| {
-            !http1::hop_by_hop(&f.name)
-                && !matches!(
-                    &f.name[..],
-                    b"host" | b"content-length" | b"x-forwarded-host"
-                )
-                && !PRINCIPAL_HEADERS.contains(&&f.name[..])
-        })
-        .map(|f| (f.name.clone(), f.value.clone()))
-        .chain(forwarded);
+    let fields = backend_fields(&head, admitted);
     let mut out = BytesMut::with_capacity(1024);
     if let Err(e) = http1::write_request_head(&method, path.raw(), &host, fields, body, &mut out) {
         return answer(stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
@@ -401,26 +422,32 @@ async fn forward_http(
             return answer(stream, 502, &format!("backend reset{why}: {e}\n")).await;
         }
     }
+    let buf = BytesMut::with_capacity(READ_CHUNK);
+    let head_request = method == Method::Head;
     relay_response(
         ctx,
         stream,
         backend,
+        buf,
         admitted,
-        &pool_key,
-        method == Method::Head,
+        Some(&pool_key),
+        head_request,
     )
     .await;
 }
 
-async fn relay_response(
+/// Reads the backend's response (starting with what `buf` already holds) and passes it on.
+/// The connection goes back to the pool under `pool_key` if it can carry another request;
+/// `None` never pools it.
+pub(super) async fn relay_response(
     ctx: &Context,
     stream: &StreamHandle,
     mut backend: BackendConn,
+    mut buf: BytesMut,
     admitted: &Admitted,
-    addr: &str,
+    pool_key: Option<&str>,
     head_request: bool,
 ) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let limits = Limits::default();
     let deadline = ctx.timeouts.response;
     let (resp, used) = loop {
@@ -483,8 +510,8 @@ async fn relay_response(
         return;
     }
     if empty {
-        if resp.keep_alive && buf.is_empty() {
-            ctx.pool.put(addr, backend);
+        if let Some(key) = pool_key.filter(|_| resp.keep_alive && buf.is_empty()) {
+            ctx.pool.put(key, backend);
         }
         return;
     }
@@ -494,7 +521,9 @@ async fn relay_response(
         _ => copy_until_close(stream, &mut backend, buf).await,
     };
     if complete && resp.keep_alive && resp.body != BodyKind::UntilClose {
-        ctx.pool.put(addr, backend);
+        if let Some(key) = pool_key {
+            ctx.pool.put(key, backend);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod forward;
 mod pool;
 pub mod record;
 mod setup;
+mod websocket;
 
 pub use forward::BackendTimeouts;
 pub use setup::{configs_from_file, reload_from_file, ReloadOutcome, SetupError};
@@ -241,6 +242,8 @@ async fn serve(
             max_missed: 3,
         }),
         max_concurrent_streams: cfg.max_streams.max(1),
+        // WebSocket streams arrive as extended CONNECT (RFC 8441); the policy decides which.
+        enable_connect_protocol: true,
         ..H2Config::default()
     };
     let tunnel = Tunnel::new(Role::Server, h2);

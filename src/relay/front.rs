@@ -1,6 +1,6 @@
-//! The HTTP forward-proxy front door: absolute-form HTTP/1.1 requests and CONNECT, parsed by
-//! the strict sans-IO [`crate::proto::http1`] layer, routed by tenant and location into a
-//! tunnel stream.
+//! The HTTP forward-proxy front door: absolute-form HTTP/1.1 requests, WebSocket upgrades
+//! (see `websocket.rs`) and CONNECT, parsed by the strict sans-IO [`crate::proto::http1`]
+//! layer, routed by tenant and location into a tunnel stream.
 //!
 //! Callers authenticate with `Proxy-Authorization: Bearer <JWT>` (see [`super::auth`]); the
 //! token's tenant claim picks the tenant, `SAP-Connectivity-SCC-Location_ID` (or
@@ -18,6 +18,7 @@ use super::auth::{Caller, Door, FrontAuth, CALLER_FIELD};
 use super::connect::{self, ConnectAnswer};
 use super::live::AuthCell;
 use super::registry::{Outbound, Registry, RemoteStream, RouteError};
+use super::websocket;
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::hpack::Field;
@@ -40,10 +41,12 @@ const LOCATION_HEADERS: [&str; 2] = ["sap-connectivity-scc-location_id", "sallyp
 /// The location of a connector whose certificate names none in particular.
 pub const DEFAULT_LOCATION: &str = "default";
 
-struct Client {
-    rd: TcpStream,
-    wr: TcpStream,
-    buf: BytesMut,
+/// One client connection of the proxy door.
+pub(super) struct Client {
+    pub(super) rd: TcpStream,
+    pub(super) wr: TcpStream,
+    /// Bytes read and not yet consumed.
+    pub(super) buf: BytesMut,
     /// The caller's address, for audit records.
     peer: String,
 }
@@ -58,7 +61,7 @@ impl Client {
         r
     }
 
-    async fn send(&mut self, bytes: Bytes) -> bool {
+    pub(super) async fn send(&mut self, bytes: Bytes) -> bool {
         let BufResult(r, _) = self.wr.write_all(bytes).await;
         r.is_ok()
     }
@@ -68,7 +71,7 @@ impl Client {
         r.is_ok()
     }
 
-    async fn fail(&mut self, status: u16, text: &str) {
+    pub(super) async fn fail(&mut self, status: u16, text: &str) {
         let _ = self.send(http1::error_response(status, text)).await;
     }
 }
@@ -247,7 +250,7 @@ fn location(head: &RequestHead) -> Result<Option<String>, String> {
     Ok(Some(v.to_string()))
 }
 
-async fn route(
+pub(super) async fn route(
     registry: &Registry,
     auth: &FrontAuth,
     c: &mut Client,
@@ -288,7 +291,7 @@ async fn route(
 
 /// The request's fields for the tunnel: end-to-end headers without the proxy credential, the
 /// routing headers and any caller field the client sent, then the relay's own caller field.
-fn h2_fields(head: &RequestHead, caller: &Caller) -> Vec<Field> {
+pub(super) fn h2_fields(head: &RequestHead, caller: &Caller) -> Vec<Field> {
     let mut fields: Vec<Field> = head
         .end_to_end_headers()
         .filter(|(n, _)| {
@@ -317,6 +320,10 @@ async fn proxy_http(
     authority: Bytes,
     path: Bytes,
 ) -> bool {
+    if websocket::is_upgrade(&head) {
+        websocket::proxy(registry, cfg, auth, c, caller, head, authority, path).await;
+        return false;
+    }
     let end = matches!(head.body, BodyKind::Empty | BodyKind::Length(0));
     let h2 = H2Request {
         method: Bytes::copy_from_slice(head.method.as_bytes()),
@@ -396,7 +403,20 @@ async fn download(
     events: &mut mpsc::Receiver<StreamEvent>,
     head_only: bool,
 ) -> bool {
-    let (resp, end) = loop {
+    match await_response(c, cfg, events).await {
+        Some((resp, end)) => write_response(c, resp, end, events, head_only).await,
+        None => false,
+    }
+}
+
+/// The final response head from the tunnel (interim heads skipped), and whether the stream
+/// ended with it. `None` once the client has been told why there is none (502, 504).
+pub(super) async fn await_response(
+    c: &mut Client,
+    cfg: &RelayConfig,
+    events: &mut mpsc::Receiver<StreamEvent>,
+) -> Option<(crate::proto::h2::ResponseHead, bool)> {
+    let answer = loop {
         match compio::time::timeout(cfg.response_timeout, events.next()).await {
             Err(_) => {
                 let t = cfg.response_timeout;
@@ -405,7 +425,7 @@ async fn download(
                     &format!("no response through the tunnel within {t:?}\n"),
                 )
                 .await;
-                return false;
+                return None;
             }
             Ok(Some(StreamEvent::Response { head, end_stream })) => {
                 if head.is_informational() {
@@ -416,7 +436,7 @@ async fn download(
             Ok(Some(StreamEvent::Reset(r))) => {
                 c.fail(502, &format!("the connector reset the request ({r})\n"))
                     .await;
-                return false;
+                return None;
             }
             Ok(other) => {
                 let why = match other {
@@ -424,10 +444,22 @@ async fn download(
                     _ => "stream ended without a response".to_string(),
                 };
                 c.fail(502, &format!("tunnel failed: {why}\n")).await;
-                return false;
+                return None;
             }
         }
     };
+    Some(answer)
+}
+
+/// Writes a response from the tunnel to the client in HTTP/1.1, body included. Returns true
+/// when it was complete.
+pub(super) async fn write_response(
+    c: &mut Client,
+    resp: crate::proto::h2::ResponseHead,
+    end: bool,
+    events: &mut mpsc::Receiver<StreamEvent>,
+    head_only: bool,
+) -> bool {
     let body = if end || head_only {
         resp.content_length()
             .filter(|_| head_only)

@@ -11,6 +11,7 @@ pub mod front;
 pub mod live;
 pub mod registry;
 pub mod socks;
+mod websocket;
 
 pub use auth::{
     AuthAudit, Caller, Door, FrontAuth, FrontAuthError, LogAudit, TenantAuth, CALLER_FIELD,

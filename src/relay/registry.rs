@@ -110,22 +110,17 @@ impl Registry {
             .push(Entry { id, jobs: tx });
         let jobs = async {
             while let Some(job) = rx.next().await {
-                let OpenJob {
-                    head,
-                    end_stream,
-                    reply,
-                } = job;
-                match tunnel.open(&head, end_stream) {
-                    Ok(stream) => {
-                        let (to_tunnel, from_front) = mpsc::channel(BRIDGE_DEPTH);
-                        let (to_front, events) = mpsc::channel(BRIDGE_DEPTH);
-                        if reply.send(Ok(RemoteStream { to_tunnel, events })).is_ok() {
-                            compio::runtime::spawn(bridge(stream, from_front, to_front)).detach();
-                        }
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                    }
+                if job.head.protocol.is_some() {
+                    // Extended CONNECT needs the connector's SETTINGS, which may still be on
+                    // their way on a tunnel that just came up; other jobs need not wait.
+                    let tunnel = tunnel.clone();
+                    compio::runtime::spawn(async move {
+                        tunnel.peer_settings().await;
+                        execute(&tunnel, job);
+                    })
+                    .detach();
+                } else {
+                    execute(&tunnel, job);
                 }
             }
         };
@@ -194,6 +189,27 @@ impl Registry {
                 location: location.to_string(),
             },
         })
+    }
+}
+
+/// Opens the job's stream on `tunnel` (on the tunnel's thread) and bridges it.
+fn execute(tunnel: &Tunnel, job: OpenJob) {
+    let OpenJob {
+        head,
+        end_stream,
+        reply,
+    } = job;
+    match tunnel.open(&head, end_stream) {
+        Ok(stream) => {
+            let (to_tunnel, from_front) = mpsc::channel(BRIDGE_DEPTH);
+            let (to_front, events) = mpsc::channel(BRIDGE_DEPTH);
+            if reply.send(Ok(RemoteStream { to_tunnel, events })).is_ok() {
+                compio::runtime::spawn(bridge(stream, from_front, to_front)).detach();
+            }
+        }
+        Err(e) => {
+            let _ = reply.send(Err(e));
+        }
     }
 }
 

@@ -98,6 +98,8 @@ pub(crate) struct Shared {
     incoming: VecDeque<(StreamHandle, RequestHead, bool)>,
     incoming_waker: Option<Waker>,
     write_waker: Option<Waker>,
+    /// Tasks waiting for the peer's first SETTINGS ([`Tunnel::peer_settings`]).
+    settings_wakers: Vec<Waker>,
     pub(crate) closed: Option<TunnelError>,
     going_away: bool,
     origin: Instant,
@@ -129,7 +131,14 @@ impl Shared {
         if let Some(w) = self.incoming_waker.take() {
             w.wake();
         }
+        self.wake_settings_waiters();
         self.wake_writer();
+    }
+
+    fn wake_settings_waiters(&mut self) {
+        for w in self.settings_wakers.drain(..) {
+            w.wake();
+        }
     }
 }
 
@@ -151,6 +160,7 @@ impl Tunnel {
                 incoming: VecDeque::new(),
                 incoming_waker: None,
                 write_waker: None,
+                settings_wakers: Vec::new(),
                 closed: None,
                 going_away: false,
                 origin,
@@ -191,6 +201,21 @@ impl Tunnel {
         s.wake_writer();
         drop(s);
         Ok(StreamHandle::new(self.clone(), id))
+    }
+
+    /// Waits until the peer's first SETTINGS frame has been processed (or the tunnel closed),
+    /// so that what it allows is known: a client must not send extended CONNECT before the
+    /// server has enabled it (RFC 8441 §3). Returns whether the peer enabled it.
+    pub async fn peer_settings(&self) -> bool {
+        std::future::poll_fn(|cx| {
+            let mut s = self.shared.borrow_mut();
+            if s.conn.peer_settings_received() || s.closed.is_some() {
+                return Poll::Ready(s.conn.peer_enables_connect_protocol());
+            }
+            s.settings_wakers.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 
     /// Server role: the next stream the peer opened, with its request head and whether the
@@ -256,6 +281,9 @@ impl Tunnel {
             let now = s.now();
             let result = s.conn.recv(&mut buf, now);
             self.dispatch(&mut s);
+            if s.conn.peer_settings_received() && !s.settings_wakers.is_empty() {
+                s.wake_settings_waiters();
+            }
             if let Err(e) = result {
                 s.close(TunnelError::Connection(e));
                 return;

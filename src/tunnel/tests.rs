@@ -147,3 +147,31 @@ async fn peer_close_ends_open_streams_with_tunnel_closed() {
         "{ev:?}"
     );
 }
+
+#[compio::test]
+async fn extended_connect_waits_for_the_servers_settings() {
+    let server_cfg = Config {
+        enable_connect_protocol: true,
+        ..Config::default()
+    };
+    let (client, server) = pair(Config::default(), server_cfg).await;
+    let mut ws = RequestHead::new("CONNECT", "http", "chat.virtual", "/chat");
+    ws.protocol = Some(Bytes::from_static(b"websocket"));
+    // Right after the connection is up the server's SETTINGS may not have arrived; once they
+    // have, extended CONNECT is allowed.
+    assert!(client.peer_settings().await);
+    serve_echo(server);
+    let stream = client.open(&ws, false).unwrap();
+    stream
+        .send_data(Bytes::from_static(b"frame"), true)
+        .await
+        .unwrap();
+    assert_eq!(collect(&stream).await, (200, b"frame".to_vec()));
+    // A server that does not enable it: the wait ends, and the answer is no.
+    let (plain, _server) = pair(Config::default(), Config::default()).await;
+    assert!(!plain.peer_settings().await);
+    assert!(matches!(
+        plain.open(&ws, false),
+        Err(OpenError::Stream(StreamError::InvalidHead(_)))
+    ));
+}

@@ -235,6 +235,18 @@ impl Connection {
             && self.next_local_id <= StreamId::MAX.value()
     }
 
+    /// True once the peer's first SETTINGS frame has been processed: until then its
+    /// parameters are the protocol defaults (no extended CONNECT, for one).
+    pub fn peer_settings_received(&self) -> bool {
+        !self.expect_settings
+    }
+
+    /// True if the peer advertised SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3): only
+    /// then may a client send `:protocol`.
+    pub fn peer_enables_connect_protocol(&self) -> bool {
+        self.peer_connect_protocol
+    }
+
     /// The connection has ended (error, or GOAWAY and every stream finished) and everything
     /// queued has been handed out: close the transport.
     pub fn is_done(&self) -> bool {

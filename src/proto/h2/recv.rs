@@ -535,6 +535,13 @@ impl Connection {
             self.peer_max_frame_size = n;
         }
         if let Some(b) = s.enable_connect_protocol {
+            if self.peer_connect_protocol && !b {
+                // RFC 8441 §3: once enabled it stays enabled; streams may rely on it.
+                return Err(self.fail(protocol(
+                    Reason::PROTOCOL_ERROR,
+                    "SETTINGS_ENABLE_CONNECT_PROTOCOL turned off after being enabled",
+                )));
+            }
             self.peer_connect_protocol = b;
         }
         if let Some(n) = s.initial_window_size {

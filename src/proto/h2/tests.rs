@@ -7,6 +7,8 @@ use crate::proto::{Reason, StreamId, Timestamp};
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 
+mod extended_connect;
+
 struct Pair {
     client: Connection,
     server: Connection,
