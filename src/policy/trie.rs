@@ -1,8 +1,10 @@
 //! The compiled whitelist of one HTTP system: a trie over decoded path segments.
 //!
-//! A lookup walks the request's segments once, one hash probe per segment, and stops at the
-//! first segment with no child: its cost depends on the depth of the request path, not on
-//! how many resources are configured.
+//! A lookup walks the request's segments once and stops at the first segment with no child:
+//! its cost depends on the depth of the request path, not on how many resources are
+//! configured. A node with few children keeps them in a short list (compared by length first,
+//! then bytes: cheaper than hashing the segment); one with more uses a hash map. Either way a
+//! step costs at most [`SMALL`] comparisons or one hash probe.
 //!
 //! Each node can carry three marks, each naming the resource that set it:
 //!
@@ -21,7 +23,54 @@ use std::collections::HashMap;
 
 /// Child maps are keyed by segment text from the configuration only (never by request
 /// data), so a fast non-keyed-against-attackers hash is fine: there is no HashDoS concern.
-type Children = HashMap<Box<str>, u32, foldhash::fast::RandomState>;
+type Map = HashMap<Box<str>, u32, foldhash::fast::RandomState>;
+
+/// Up to this many children are kept in a list.
+const SMALL: usize = 8;
+
+/// The children of a node.
+#[derive(Debug)]
+enum Children {
+    Few(Vec<(Box<str>, u32)>),
+    Many(Map),
+}
+
+impl Default for Children {
+    fn default() -> Self {
+        Children::Few(Vec::new())
+    }
+}
+
+impl Children {
+    fn get(&self, seg: &str) -> Option<u32> {
+        match self {
+            Children::Few(list) => list
+                .iter()
+                .find(|(k, _)| k.len() == seg.len() && **k == *seg)
+                .map(|&(_, v)| v),
+            Children::Many(map) => map.get(seg).copied(),
+        }
+    }
+
+    /// The child for `seg`, inserting `next` if there is none.
+    fn get_or_insert(&mut self, seg: &str, next: u32) -> u32 {
+        if let Some(v) = self.get(seg) {
+            return v;
+        }
+        match self {
+            Children::Few(list) if list.len() < SMALL => list.push((seg.into(), next)),
+            Children::Few(list) => {
+                let mut map: Map = std::mem::take(list).into_iter().collect();
+                map.insert(seg.into(), next);
+                *self = Children::Many(map);
+            }
+            Children::Many(map) => {
+                map.insert(seg.into(), next);
+            }
+        }
+        next
+    }
+}
 
 #[derive(Debug, Default)]
 struct Node {
@@ -71,7 +120,7 @@ impl PathTrie {
             let Some(node) = self.nodes.get_mut(at) else {
                 return Ok(());
             };
-            let child = *node.children.entry(seg.into()).or_insert(next);
+            let child = node.children.get_or_insert(seg, next);
             if child == next {
                 self.nodes.push(Node::default());
             }
@@ -106,7 +155,7 @@ impl PathTrie {
             match node
                 .children
                 .get(seg)
-                .and_then(|&c| self.nodes.get(c as usize))
+                .and_then(|c| self.nodes.get(c as usize))
             {
                 Some(child) => node = child,
                 None => return best,
@@ -134,6 +183,22 @@ mod tests {
         } else {
             rest.split('/').collect()
         }
+    }
+
+    #[test]
+    fn a_node_with_many_children_switches_to_a_map_and_still_finds_each() {
+        let mut t = PathTrie::default();
+        let names: Vec<String> = (0..3 * SMALL).map(|i| format!("c{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            t.insert(["a", n.as_str()], Mark::Exact, i as u32).unwrap();
+        }
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(t.lookup(["a", n.as_str()]), Some(i as u32), "{n}");
+        }
+        assert_eq!(t.lookup(["a", "c"]), None);
+        assert_eq!(t.lookup(["a", "c0x"]), None);
+        // Inserting an existing path again reports the rule that holds it.
+        assert_eq!(t.insert(["a", "c3"], Mark::Exact, 99), Err(3));
     }
 
     #[test]
