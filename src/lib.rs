@@ -20,6 +20,19 @@
 //!   * [`proto::h2`] — the connection state machine for both roles: streams, flow control,
 //!     limits against hostile peers.
 //!
+//!   * [`proto::http1`] — strict HTTP/1.1 heads and bodies (front door and backends).
+//!   * [`proto::socks5`] — SOCKS5 with SAP's method 0x80, both sides.
+//! * [`io`] — compio runtimes (io_uring or epoll), TLS over rustls' unbuffered API, SIGHUP; the
+//!   only module with `unsafe`.
+//! * [`tunnel`] drives one HTTP/2 connection over a transport; [`relay`] and [`connector`] are
+//!   the two ends, with the front doors ([`relay::front`], [`relay::socks`]) and the forwarding
+//!   to backends.
+//! * [`policy`] — systems and the path whitelist, compiled; its [`policy::Admitted`] proof token
+//!   is the only way to reach a backend.
+//! * [`config`] (TOML files with positioned errors), [`reload`] (SIGHUP and file watch),
+//!   [`audit`] (hash-chained, signed audit trail), [`auth`] (JWT, passwords), [`tls`] and
+//!   [`pki`] (mTLS identities), [`demo`] (the loopback stack).
+//!
 //! Data flows through the codec without copies: DATA payloads come out as [`bytes::Bytes`]
 //! slices of the receive buffer, and outgoing DATA payloads are handed to the transport as the
 //! same `Bytes` the application queued.
