@@ -92,7 +92,7 @@ impl Admitted {
         self.system.index
     }
 
-    /// `Host` for the backend: the virtual host[:port] (default), or the internal one when
+    /// `Host` for the backend: the virtual `host[:port]` (default), or the internal one when
     /// the system says `host_in_header = "internal"`. The port is left out when it is the
     /// scheme's default.
     pub fn host_header(&self) -> Bytes {
@@ -110,7 +110,7 @@ impl Admitted {
         }
     }
 
-    /// `X-Forwarded-Host` for the backend: the virtual host[:port] when `Host` carries the
+    /// `X-Forwarded-Host` for the backend: the virtual `host[:port]` when `Host` carries the
     /// internal one, else `None`.
     pub fn forwarded_host(&self) -> Option<Bytes> {
         (self.system.host_in_header == HostInHeader::Internal).then(|| self.virtual_authority())

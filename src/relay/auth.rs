@@ -329,7 +329,7 @@ impl FrontAuth {
 }
 
 /// Verifies `password` for `user` off the I/O thread (argon2 takes tens of milliseconds and
-/// 19 MiB). At most [`password_gate`] checks run at once across the relay, so a flood of
+/// 19 MiB). At most `password_gate` checks run at once across the relay, so a flood of
 /// logins queues instead of filling the blocking pool (256 threads per I/O thread) with
 /// argon2 memory; callers bound their wait with their own deadline.
 /// Unknown users cost the same as known ones, so timing does not reveal which names exist.
