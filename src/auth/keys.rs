@@ -249,54 +249,19 @@ const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    /// Reads one TLV; returns its tag and its whole encoding and content.
-    fn any(&mut self) -> Result<(u8, &'a [u8], &'a [u8]), String> {
-        let (&tag, rest) = self.0.split_first().ok_or("DER: truncated")?;
-        let (&first, rest) = rest.split_first().ok_or("DER: truncated length")?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return Err("DER: bad length".into());
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |a, b| (a << 8) | usize::from(*b));
-            (len, &rest[n..])
-        };
-        if rest.len() < len {
-            return Err("DER: content runs past the end".into());
-        }
-        let header = self.0.len() - rest.len();
-        let whole = &self.0[..header + len];
-        let content = &rest[..len];
-        self.0 = &rest[len..];
-        Ok((tag, whole, content))
-    }
-
-    fn expect(&mut self, want: u8) -> Result<&'a [u8], String> {
-        match self.any()? {
-            (tag, _, content) if tag == want => Ok(content),
-            (tag, _, _) => Err(format!("DER: expected tag {want:#04x}, found {tag:#04x}")),
-        }
-    }
-}
+use crate::tls::x509::Der;
 
 /// The SubjectPublicKeyInfo of a certificate (its DER encoding).
 fn cert_spki(cert: &[u8]) -> Result<&[u8], String> {
     let mut outer = Der(Der(cert).expect(SEQUENCE)?);
     let mut tbs = Der(outer.expect(SEQUENCE)?);
     if tbs.0.first() == Some(&CTX0) {
-        tbs.any()?; // version
+        tbs.tlv()?; // version
     }
     for _ in 0..5 {
-        tbs.any()?; // serial, signature, issuer, validity, subject
+        tbs.tlv()?; // serial, signature, issuer, validity, subject
     }
-    match tbs.any()? {
+    match tbs.tlv()? {
         (SEQUENCE, whole, _) => Ok(whole),
         _ => Err("DER: no SubjectPublicKeyInfo".into()),
     }

@@ -46,8 +46,8 @@ const CTX3: u8 = 0xa3;
 const OID_BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
 const OID_SUBJECT_KEY_ID: &[u8] = &[0x55, 0x1d, 0x0e];
 
-/// A cursor over DER bytes.
-struct Der<'a>(&'a [u8]);
+/// A cursor over DER bytes (also used for public keys in [`crate::auth`]).
+pub(crate) struct Der<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Der<'a> {
     fn is_empty(&self) -> bool {
@@ -60,7 +60,14 @@ impl<'a> Der<'a> {
 
     /// Reads one TLV and returns `(tag, content)`. Only the single-byte tags and definite
     /// lengths of up to 4 bytes that certificates use are accepted.
-    fn any(&mut self) -> Result<(u8, &'a [u8]), &'static str> {
+    pub(crate) fn any(&mut self) -> Result<(u8, &'a [u8]), &'static str> {
+        self.tlv().map(|(tag, _, content)| (tag, content))
+    }
+
+    /// Like [`any`](Self::any), also returning the whole encoding (header and content), e.g.
+    /// to hand a SubjectPublicKeyInfo on as it is.
+    pub(crate) fn tlv(&mut self) -> Result<(u8, &'a [u8], &'a [u8]), &'static str> {
+        let start = self.0;
         let (&tag, rest) = self.0.split_first().ok_or("truncated DER")?;
         if tag & 0x1f == 0x1f {
             return Err("multi-byte DER tag");
@@ -82,11 +89,14 @@ impl<'a> Der<'a> {
         let content = rest
             .get(..len)
             .ok_or("DER length past the end of the data")?;
+        let header = start.len() - rest.len();
+        let whole = start.get(..header + len).unwrap_or_default();
         self.0 = &rest[len..];
-        Ok((tag, content))
+        Ok((tag, whole, content))
     }
 
-    fn expect(&mut self, want: u8) -> Result<&'a [u8], &'static str> {
+    /// The content of the next TLV, which must carry tag `want`.
+    pub(crate) fn expect(&mut self, want: u8) -> Result<&'a [u8], &'static str> {
         match self.any()? {
             (tag, content) if tag == want => Ok(content),
             _ => Err("unexpected DER tag"),
