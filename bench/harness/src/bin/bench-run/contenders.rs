@@ -151,6 +151,67 @@ impl Ctx {
         self.spawn(&format!("backend{tag}"), Role::Corp, &self.loadgen, &args)
     }
 
+    /// A sallyport relay (trusted tenant `bench`, proxy door only) and a connector mapping one
+    /// system; `name` prefixes the process names.
+    fn start_sallyport(
+        &self,
+        name: &str,
+        tunnel: String,
+        proxy: String,
+        map: &str,
+        tunnels: usize,
+    ) -> Result<Vec<Proc>, String> {
+        let pki = self.work.join("pki");
+        let p = |f: &str| pki.join(f).display().to_string();
+        let relay = self.spawn(
+            &format!("{name}-relay"),
+            Role::Cloud,
+            &self.sallyport,
+            &[
+                "relay".into(),
+                "--ca".into(),
+                p("ca.pem"),
+                "--cert".into(),
+                p("relay.pem"),
+                "--key".into(),
+                p("relay.key"),
+                "--tunnel-listen".into(),
+                tunnel.clone(),
+                "--proxy-listen".into(),
+                proxy,
+                // Two relays run side by side: neither may take the default SOCKS5 port.
+                "--socks-listen".into(),
+                "off".into(),
+                "--trusted-tenant".into(),
+                "bench".into(),
+            ],
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+        let connector = self.spawn(
+            &format!("{name}-connector"),
+            Role::Dmz,
+            &self.sallyport,
+            &[
+                "connector".into(),
+                "--relay".into(),
+                tunnel,
+                "--relay-name".into(),
+                "localhost".into(),
+                "--ca".into(),
+                p("ca.pem"),
+                "--cert".into(),
+                p("connector-bench-default.pem"),
+                "--key".into(),
+                p("connector-bench-default.key"),
+                "--map".into(),
+                map.to_string(),
+                "--tunnels".into(),
+                tunnels.to_string(),
+            ],
+        )?;
+        Ok(vec![relay, connector])
+    }
+
     /// Starts contender `name` and waits until one request goes through it end to end.
     pub fn start(&self, name: &str, tunnels: usize) -> Result<Contender, String> {
         let pki = self.work.join("pki");
@@ -159,103 +220,31 @@ impl Ctx {
         let (dial, procs) = match name {
             "direct" => (format!("direct:{backend}"), vec![]),
             "sallyport" => {
-                let relay = self.spawn(
-                    "sallyport-relay",
-                    Role::Cloud,
-                    &self.sallyport,
-                    &[
-                        "relay".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("relay.pem"),
-                        "--key".into(),
-                        p("relay.key"),
-                        "--tunnel-listen".into(),
-                        self.sallyport_tunnel(),
-                        "--proxy-listen".into(),
-                        self.addr(Role::Cloud, 11),
-                        "--trusted-tenant".into(),
-                        "bench".into(),
-                    ],
-                )?;
-                std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn(
-                    "sallyport-connector",
-                    Role::Dmz,
-                    &self.sallyport,
-                    &[
-                        "connector".into(),
-                        "--relay".into(),
-                        self.sallyport_tunnel(),
-                        "--relay-name".into(),
-                        "localhost".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("connector-bench-default.pem"),
-                        "--key".into(),
-                        p("connector-bench-default.key"),
-                        "--map".into(),
-                        format!("bench.virtual:80={backend}/tcp"),
-                        "--tunnels".into(),
-                        tunnels.to_string(),
-                    ],
+                let procs = self.start_sallyport(
+                    "sallyport",
+                    self.sallyport_tunnel(),
+                    self.addr(Role::Cloud, 11),
+                    &format!("bench.virtual:80={backend}/tcp"),
+                    tunnels,
                 )?;
                 (
                     format!("connect:{}/bench.virtual:80", self.addr(Role::Cloud, 11)),
-                    vec![relay, connector],
+                    procs,
                 )
             }
             "sallyport-http" => {
                 // The same product on its HTTP path: absolute-form requests to the proxy door,
                 // routed per request to an `/http` system (no CONNECT tunnel).
-                let relay = self.spawn(
-                    "sallyport-http-relay",
-                    Role::Cloud,
-                    &self.sallyport,
-                    &[
-                        "relay".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("relay.pem"),
-                        "--key".into(),
-                        p("relay.key"),
-                        "--tunnel-listen".into(),
-                        self.addr(Role::Cloud, 12),
-                        "--proxy-listen".into(),
-                        self.addr(Role::Cloud, 13),
-                        "--trusted-tenant".into(),
-                        "bench".into(),
-                    ],
-                )?;
-                std::thread::sleep(Duration::from_millis(200));
-                let connector = self.spawn(
-                    "sallyport-http-connector",
-                    Role::Dmz,
-                    &self.sallyport,
-                    &[
-                        "connector".into(),
-                        "--relay".into(),
-                        self.addr(Role::Cloud, 12),
-                        "--relay-name".into(),
-                        "localhost".into(),
-                        "--ca".into(),
-                        p("ca.pem"),
-                        "--cert".into(),
-                        p("connector-bench-default.pem"),
-                        "--key".into(),
-                        p("connector-bench-default.key"),
-                        "--map".into(),
-                        format!("bench.http:80={backend}/http"),
-                        "--tunnels".into(),
-                        tunnels.to_string(),
-                    ],
+                let procs = self.start_sallyport(
+                    "sallyport-http",
+                    self.addr(Role::Cloud, 12),
+                    self.addr(Role::Cloud, 13),
+                    &format!("bench.http:80={backend}/http"),
+                    tunnels,
                 )?;
                 (
                     format!("proxy:{}/bench.http:80", self.addr(Role::Cloud, 13)),
-                    vec![relay, connector],
+                    procs,
                 )
             }
             "rathole" => {
