@@ -113,7 +113,7 @@ pub async fn serve(
     // In-flight streams keep the policy and sink they started with across a reload.
     let policy = ctx.live.policy();
     let audit = ctx.live.audit();
-    let mut ev = super::record::request_event(&ctx.live, &mut head);
+    let mut ev = super::record::request_event(&ctx.live, &audit, &mut head);
     let authority = head.authority.clone().unwrap_or_default();
     let decision = if head.is_connect() {
         policy.check_connect(&authority)

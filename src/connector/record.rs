@@ -17,19 +17,28 @@ use std::time::{Instant, SystemTime};
 pub use crate::relay::auth::CALLER_FIELD;
 
 /// The record a stream starts with: kind `Request`, decision `Allow` until the policy says
-/// otherwise. Removes the caller field from `head`.
-pub(super) fn request_event(live: &Live, head: &mut RequestHead) -> Event {
-    let mut ev = Event::new(EventKind::Request, &live.tenant, &live.location);
+/// otherwise; `None` when the sink records neither requests nor denials (nothing is
+/// formatted for a record nobody writes). Removes the caller field from `head` in any case:
+/// no backend may see it.
+pub(super) fn request_event(
+    live: &Live,
+    audit: &AuditSink,
+    head: &mut RequestHead,
+) -> Option<Event> {
     let mut caller = None;
     head.fields.retain(|f| {
         if &f.name[..] == CALLER_FIELD.as_bytes() {
-            caller = Some(String::from_utf8_lossy(&f.value).into_owned());
+            caller = Some(f.value.clone());
             false
         } else {
             true
         }
     });
-    ev.caller = caller;
+    if !audit.wants(EventKind::Request) && !audit.wants(EventKind::Denied) {
+        return None;
+    }
+    let mut ev = Event::new(EventKind::Request, &live.tenant, &live.location);
+    ev.caller = caller.map(|c| String::from_utf8_lossy(&c).into_owned());
     ev.method = Some(String::from_utf8_lossy(&head.method).into_owned());
     ev.target = head
         .authority
@@ -42,18 +51,20 @@ pub(super) fn request_event(live: &Live, head: &mut RequestHead) -> Event {
         String::from_utf8_lossy(p).into_owned()
     });
     ev.decision = Decision::Allow;
-    ev
+    Some(ev)
 }
 
 /// The policy refused the request.
-pub(super) fn denied(ev: &mut Event, denial: &Denial) {
+pub(super) fn denied(ev: &mut Option<Event>, denial: &Denial) {
+    let Some(ev) = ev else { return };
     ev.kind = EventKind::Denied;
     ev.decision = Decision::Deny;
     ev.reason = Some(denial.reason().to_string());
 }
 
 /// The policy admitted the request: the record names the virtual system and the rule.
-pub(super) fn admitted(ev: &mut Event, admitted: &Admitted) {
+pub(super) fn admitted(ev: &mut Option<Event>, admitted: &Admitted) {
+    let Some(ev) = ev else { return };
     ev.target = Some(format!(
         "{}:{}",
         admitted.virtual_host(),
@@ -65,7 +76,8 @@ pub(super) fn admitted(ev: &mut Event, admitted: &Admitted) {
 }
 
 /// The sink could not take records: the request was refused with 503.
-pub(super) fn unavailable(ev: &mut Event) {
+pub(super) fn unavailable(ev: &mut Option<Event>) {
+    let Some(ev) = ev else { return };
     ev.decision = Decision::Deny;
     ev.reason = Some("audit log unavailable".into());
 }
@@ -73,7 +85,13 @@ pub(super) fn unavailable(ev: &mut Event) {
 /// Completes the record from the stream's counters and hands it to the sink. A record the
 /// sink cannot write stays queued inside it (no sequence gap); past its queue the sink
 /// refuses, which the next `admit` turns into 503s.
-pub(super) fn finish(audit: &AuditSink, mut ev: Event, stream: &StreamHandle, started: Instant) {
+pub(super) fn finish(
+    audit: &AuditSink,
+    ev: Option<Event>,
+    stream: &StreamHandle,
+    started: Instant,
+) {
+    let Some(mut ev) = ev else { return };
     let stats = stream.stats();
     ev.status = stats.status;
     ev.bytes_in = stats.received;
