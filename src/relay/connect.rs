@@ -1,14 +1,12 @@
 //! CONNECT streams shared by both front doors: waiting for the connector's answer, then
 //! moving bytes both ways between the client socket and the tunnel stream with half-close.
 
-use super::registry::{Outbound, RemoteStream};
+use super::stream::{Outbound, StreamEvents, TunnelStream};
 use crate::tunnel::StreamEvent;
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
-use futures_channel::mpsc;
-use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 
 const READ_CHUNK: usize = 64 << 10;
@@ -35,7 +33,7 @@ pub enum ConnectAnswer {
 
 /// Waits up to `timeout` for the connector's response head to a CONNECT.
 pub async fn await_answer(
-    events: &mut mpsc::Receiver<StreamEvent>,
+    events: &mut StreamEvents,
     timeout: Duration,
 ) -> ConnectAnswer {
     match compio::time::timeout(timeout, events.next()).await {
@@ -74,9 +72,9 @@ pub async fn splice(
     rd: &mut TcpStream,
     wr: &mut TcpStream,
     pending: &mut BytesMut,
-    stream: RemoteStream,
+    stream: TunnelStream,
 ) {
-    let RemoteStream {
+    let TunnelStream {
         mut to_tunnel,
         mut events,
     } = stream;
@@ -125,7 +123,7 @@ pub async fn splice(
                         }
                     }
                     if end_stream {
-                        let _ = wr.shutdown().await;
+                        let _ = crate::io::shutdown_write(wr);
                         return true;
                     }
                 }

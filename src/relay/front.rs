@@ -17,7 +17,7 @@
 use super::auth::{Caller, Door, FrontAuth, CALLER_FIELD};
 use super::connect::{self, ConnectAnswer};
 use super::live::AuthCell;
-use super::registry::{Outbound, Registry, RemoteStream, RouteError};
+use super::registry::{Outbound, Registry, RouteError, StreamEvents, StreamSender, TunnelStream};
 use super::websocket;
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
@@ -30,8 +30,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
-use futures_channel::mpsc;
-use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -258,7 +256,7 @@ pub(super) async fn route(
     head: &RequestHead,
     h2: H2Request,
     end: bool,
-) -> Option<RemoteStream> {
+) -> Option<TunnelStream> {
     let asked = match location(head) {
         Ok(l) => l,
         Err(e) => {
@@ -333,7 +331,7 @@ async fn proxy_http(
         protocol: None,
         fields: h2_fields(&head, caller),
     };
-    let Some(RemoteStream {
+    let Some(TunnelStream {
         mut to_tunnel,
         mut events,
     }) = route(registry, auth, c, caller, &head, h2, end).await
@@ -350,7 +348,7 @@ async fn proxy_http(
 }
 
 /// Client → tunnel. Returns true when the whole request body was read and handed over.
-async fn upload(c: &mut Client, head: &RequestHead, to: &mut mpsc::Sender<Outbound>) -> bool {
+async fn upload(c: &mut Client, head: &RequestHead, to: &mut StreamSender) -> bool {
     match head.body {
         BodyKind::Length(mut left) => {
             while left > 0 {
@@ -400,7 +398,7 @@ async fn upload(c: &mut Client, head: &RequestHead, to: &mut mpsc::Sender<Outbou
 async fn download(
     c: &mut Client,
     cfg: &RelayConfig,
-    events: &mut mpsc::Receiver<StreamEvent>,
+    events: &mut StreamEvents,
     head_only: bool,
 ) -> bool {
     match await_response(c, cfg, events).await {
@@ -414,7 +412,7 @@ async fn download(
 pub(super) async fn await_response(
     c: &mut Client,
     cfg: &RelayConfig,
-    events: &mut mpsc::Receiver<StreamEvent>,
+    events: &mut StreamEvents,
 ) -> Option<(crate::proto::h2::ResponseHead, bool)> {
     let answer = loop {
         match compio::time::timeout(cfg.response_timeout, events.next()).await {
@@ -457,7 +455,7 @@ pub(super) async fn write_response(
     c: &mut Client,
     resp: crate::proto::h2::ResponseHead,
     end: bool,
-    events: &mut mpsc::Receiver<StreamEvent>,
+    events: &mut StreamEvents,
     head_only: bool,
 ) -> bool {
     let body = if end || head_only {

@@ -11,6 +11,8 @@ pub mod front;
 pub mod live;
 pub mod registry;
 pub mod socks;
+pub mod stream;
+mod tunnels;
 mod websocket;
 
 pub use auth::{
@@ -20,9 +22,7 @@ pub use live::AuthCell;
 pub use registry::{Registry, RouteError};
 
 use crate::io::runtime::{run_threads, IoError, IoMode, ThreadGroup};
-use crate::proto::h2::{Config as H2Config, Keepalive, Role};
 use crate::proto::http1::Limits;
-use crate::tunnel::{TlsTransport, Tunnel};
 use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,6 +113,9 @@ pub fn start_live(mut cfg: RelayConfig) -> Result<Running, StartError> {
         let s = cfg.socks_listener.as_ref().map(clone).transpose()?;
         listeners.push((t, p, s));
     }
+    // Thread `index` takes slot `index`: its listeners and its end of the tunnel hand-off.
+    let (placement, handoffs) = tunnels::Placement::new(threads);
+    let listeners: Vec<_> = listeners.into_iter().zip(handoffs).map(Some).collect();
     let listeners = std::sync::Mutex::new(listeners);
     let cfg = Arc::new(cfg);
     let reg = registry.clone();
@@ -121,9 +124,14 @@ pub fn start_live(mut cfg: RelayConfig) -> Result<Running, StartError> {
         let cfg = cfg.clone();
         let reg = reg.clone();
         let cell = cell.clone();
-        let mine = listeners.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let placement = placement.clone();
+        let mine = listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(index)
+            .and_then(Option::take);
         async move {
-            let Some((tunnels, proxy, socks)) = mine else {
+            let Some(((tunnels, proxy, socks), handoff)) = mine else {
                 return;
             };
             tracing::info!(thread = index, %backend, "relay thread serving");
@@ -134,7 +142,12 @@ pub fn start_live(mut cfg: RelayConfig) -> Result<Running, StartError> {
                 tracing::error!(thread = index, "cannot register the listening sockets");
                 return;
             };
-            let accept_tunnels = accept_tunnels(reg.clone(), cfg.clone(), cell.clone(), tunnels);
+            let serve = tunnels::Serve {
+                registry: reg.clone(),
+                cfg: cfg.clone(),
+                auth: cell.clone(),
+            };
+            let accept_tunnels = placement.accept(index, tunnels, handoff, serve);
             let accept_proxy = accept_door(proxy, "front door", |sock, peer| {
                 front::serve(reg.clone(), cfg.clone(), cell.clone(), sock, peer)
             });
@@ -164,63 +177,5 @@ where
             Ok((sock, peer)) => compio::runtime::spawn(serve(sock, peer)).detach(),
             Err(e) => tracing::warn!("{what} accept: {e}"),
         }
-    }
-}
-
-async fn accept_tunnels(
-    reg: Arc<Registry>,
-    cfg: Arc<RelayConfig>,
-    auth: AuthCell,
-    listener: compio::net::TcpListener,
-) {
-    loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("tunnel accept: {e}");
-                continue;
-            }
-        };
-        let reg = reg.clone();
-        let cfg = cfg.clone();
-        let auth = auth.clone();
-        // Each handshake on its own task: a slow or silent peer cannot block the accept loop.
-        compio::runtime::spawn(async move {
-            let (r, w, certs) = match crate::io::tls::accept(sock, cfg.tls.clone(), cfg.handshake_timeout).await {
-                Ok(x) => x,
-                Err(e) => return tracing::info!(%peer, "tunnel handshake refused: {e}"),
-            };
-            let identity = match crate::tls::identity_from_certs(&certs) {
-                Ok(i) => i,
-                Err(e) => return tracing::warn!(%peer, "tunnel refused: {e}"),
-            };
-            // Tenancy is decided with the settings in force at registration.
-            let settings = auth.current();
-            if let Err(why) = settings.admit_tunnel(&identity.tenant, &identity.location) {
-                settings.audit.auth_failure(
-                    Door::Tunnel,
-                    Some(&identity.tenant),
-                    Some(&peer.to_string()),
-                    &why,
-                );
-                drop(settings);
-                // Dropping the TLS halves closes the connection; the connector logs the close
-                // and retries with backoff.
-                return tracing::warn!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel refused at registration: {why}");
-            }
-            drop(settings);
-            tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel up");
-            let h2 = H2Config {
-                keepalive: Some(Keepalive {
-                    interval: cfg.keepalive,
-                    max_missed: 3,
-                }),
-                ..H2Config::default()
-            };
-            let tunnel = Tunnel::new(Role::Client, h2);
-            let why = reg.serve_tunnel(&identity, tunnel, TlsTransport(r, w)).await;
-            tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel down: {why}");
-        })
-        .detach();
     }
 }

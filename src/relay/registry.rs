@@ -1,47 +1,49 @@
 //! Which tunnels serve which tenant and location, across the relay's threads.
 //!
-//! A tunnel lives on the thread that accepted it; a front-door connection lives on the thread
-//! that accepted *it*. They meet through channels: the front door sends an [`OpenJob`] to the
-//! tunnel's thread, which opens the stream and bridges it to a [`RemoteStream`] (two bounded
-//! channels carrying `Bytes`, never copies of them). The tenant and location of a tunnel come
-//! from its verified client certificate only.
+//! A tunnel lives on the thread that runs it; a front-door connection lives on the thread
+//! that accepted *it*. When the caller's thread has a usable tunnel for the tenant and
+//! location, the stream is opened on it directly ([`TunnelStream`] local: no channel, no
+//! cross-thread wake-up). Otherwise the front door sends an [`OpenJob`] to another tunnel's
+//! thread, which opens the stream and bridges it to the door (two bounded channels carrying
+//! `Bytes`, never copies of them). The tenant and location of a tunnel come from its verified
+//! client certificate only.
+
+pub use super::stream::{Outbound, StreamEvents, StreamGone, StreamSender, TunnelStream};
 
 use crate::proto::h2::RequestHead;
 use crate::proto::Reason;
 use crate::tls::Identity;
 use crate::tunnel::{OpenError, StreamEvent, StreamHandle, Tunnel};
-use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::{SinkExt, StreamExt};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::thread::ThreadId;
 
 /// Chunks in flight per direction between a front-door connection and its stream.
 const BRIDGE_DEPTH: usize = 16;
 
-/// What the front door sends towards the tunnel.
-pub enum Outbound {
-    /// Body bytes; `true` ends the request (or the TCP half-close for CONNECT).
-    Data(Bytes, bool),
-    /// Abandon the stream.
-    Reset(Reason),
-}
+/// Tunnel ids, unique in the process (the thread-local table below is shared by every
+/// registry a thread serves).
+static NEXT_TUNNEL_ID: AtomicU64 = AtomicU64::new(0);
 
-/// A stream on some tunnel, usable from any thread.
-pub struct RemoteStream {
-    /// Towards the tunnel.
-    pub to_tunnel: mpsc::Sender<Outbound>,
-    /// From the tunnel.
-    pub events: mpsc::Receiver<StreamEvent>,
+thread_local! {
+    /// The tunnels running on this thread, by id: what [`Registry::open`] uses for the local
+    /// path. Entries are added and removed by [`Registry::serve_tunnel`] on this thread.
+    static LOCAL_TUNNELS: RefCell<HashMap<u64, Tunnel>> = RefCell::new(HashMap::new());
 }
 
 /// A request to open a stream, executed on the tunnel's thread.
 pub struct OpenJob {
     head: RequestHead,
     end_stream: bool,
-    reply: oneshot::Sender<Result<RemoteStream, OpenError>>,
+    reply: oneshot::Sender<Result<Bridged, OpenError>>,
 }
+
+/// The door's ends of a bridged stream (sent across threads, so no `Rc` inside).
+type Bridged = (mpsc::Sender<Outbound>, mpsc::Receiver<StreamEvent>);
 
 /// Why a request could not be routed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +76,8 @@ impl std::error::Error for RouteError {}
 #[derive(Clone)]
 struct Entry {
     id: u64,
+    /// The thread the tunnel runs on.
+    thread: ThreadId,
     jobs: mpsc::UnboundedSender<OpenJob>,
 }
 
@@ -81,7 +85,6 @@ struct Entry {
 #[derive(Default)]
 pub struct Registry {
     tunnels: Mutex<HashMap<(String, String), Vec<Entry>>>,
-    next_id: AtomicU64,
     round_robin: AtomicUsize,
 }
 
@@ -102,12 +105,14 @@ impl Registry {
         transport: T,
     ) -> crate::tunnel::TunnelError {
         let (tx, mut rx) = mpsc::unbounded::<OpenJob>();
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_TUNNEL_ID.fetch_add(1, Ordering::Relaxed);
         let key = (identity.tenant.clone(), identity.location.clone());
-        self.lock()
-            .entry(key.clone())
-            .or_default()
-            .push(Entry { id, jobs: tx });
+        LOCAL_TUNNELS.with(|t| t.borrow_mut().insert(id, tunnel.clone()));
+        self.lock().entry(key.clone()).or_default().push(Entry {
+            id,
+            thread: std::thread::current().id(),
+            jobs: tx,
+        });
         let jobs = async {
             while let Some(job) = rx.next().await {
                 if job.head.protocol.is_some() {
@@ -131,6 +136,7 @@ impl Registry {
             futures_util::future::Either::Right(((), run)) => run.await,
         };
         self.remove(&key, id);
+        LOCAL_TUNNELS.with(|t| t.borrow_mut().remove(&id));
         why
     }
 
@@ -149,24 +155,39 @@ impl Registry {
         self.tunnels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Opens a stream on one of the tunnels of (`tenant`, `location`), spreading streams
-    /// across tunnels round-robin and skipping tunnels that are going away.
+    /// Opens a stream on one of the tunnels of (`tenant`, `location`): on a tunnel of the
+    /// calling thread if one is usable, else on another thread's, spreading streams across
+    /// tunnels round-robin and skipping tunnels that are going away.
     pub async fn open(
         &self,
         tenant: &str,
         location: &str,
         head: RequestHead,
         end_stream: bool,
-    ) -> Result<RemoteStream, RouteError> {
+    ) -> Result<TunnelStream, RouteError> {
         let candidates: Vec<Entry> = self
             .lock()
             .get(&(tenant.to_string(), location.to_string()))
             .cloned()
             .unwrap_or_default();
         let start = self.round_robin.fetch_add(1, Ordering::Relaxed);
+        let here = std::thread::current().id();
         let mut last = None;
-        for i in 0..candidates.len() {
-            let entry = &candidates[(start + i) % candidates.len()];
+        let in_turn = (0..candidates.len()).map(|i| &candidates[(start + i) % candidates.len()]);
+        for entry in in_turn.clone().filter(|e| e.thread == here) {
+            let Some(tunnel) = LOCAL_TUNNELS.with(|t| t.borrow().get(&entry.id).cloned()) else {
+                continue;
+            };
+            if head.protocol.is_some() {
+                // Extended CONNECT needs the connector's SETTINGS (see `serve_tunnel`).
+                tunnel.peer_settings().await;
+            }
+            match tunnel.open(&head, end_stream) {
+                Ok(stream) => return Ok(TunnelStream::local(stream)),
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        for entry in in_turn.filter(|e| e.thread != here) {
             let (reply, answer) = oneshot::channel();
             let job = OpenJob {
                 head: head.clone(),
@@ -177,7 +198,7 @@ impl Registry {
                 continue;
             }
             match answer.await {
-                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Ok((to_tunnel, events))) => return Ok(TunnelStream::remote(to_tunnel, events)),
                 Ok(Err(e)) => last = Some(e.to_string()),
                 Err(_) => {}
             }
@@ -203,7 +224,7 @@ fn execute(tunnel: &Tunnel, job: OpenJob) {
         Ok(stream) => {
             let (to_tunnel, from_front) = mpsc::channel(BRIDGE_DEPTH);
             let (to_front, events) = mpsc::channel(BRIDGE_DEPTH);
-            if reply.send(Ok(RemoteStream { to_tunnel, events })).is_ok() {
+            if reply.send(Ok((to_tunnel, events))).is_ok() {
                 compio::runtime::spawn(bridge(stream, from_front, to_front)).detach();
             }
         }

@@ -25,7 +25,7 @@ use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::socks5::{self, method, Address, Command, Reply, SocksError};
 use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -127,7 +127,7 @@ impl Conn {
     /// sends (bounded in bytes and time), so closing with unread data does not reset the
     /// connection before the client has read the answer.
     async fn linger(&mut self) {
-        let _ = self.wr.shutdown().await;
+        let _ = crate::io::shutdown_write(&self.wr);
         let deadline = Instant::now() + LINGER;
         let mut drained = 0;
         while drained < LINGER_BYTES {

@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
 use std::future::Future;
 use std::io;
@@ -70,7 +70,7 @@ impl TransportWrite for TcpWrite {
     }
 
     async fn close(&mut self) {
-        let _ = self.0.shutdown().await;
+        let _ = crate::io::shutdown_write(&self.0);
     }
 }
 

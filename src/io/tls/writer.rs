@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use compio::buf::{BufResult, IntoInner};
-use compio::io::{AsyncWrite, AsyncWriteExt, AsyncWriteZerocopy};
+use compio::io::{AsyncWriteExt, AsyncWriteZerocopy};
 use compio::net::TcpStream;
 use futures_util::lock::Mutex;
 use rustls::unbuffered::WriteTraffic;
@@ -269,7 +269,7 @@ impl TlsWriter {
         self.closed = true;
         let mut send = self.send.lock().await;
         send.settle().await;
-        let shut = send.sock.shutdown().await;
+        let shut = super::super::shutdown_write(&send.sock);
         match notified {
             // Already failed, broken or fully closed: no close_notify, but still send the FIN.
             Ok(()) | Err(TlsIoError::Closed | TlsIoError::Cancelled) => {

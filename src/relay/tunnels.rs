@@ -1,0 +1,191 @@
+//! Accepting connectors' tunnels, and spreading them evenly over the relay's threads.
+//!
+//! Every thread accepts on the tunnel port, and the kernel wakes whichever thread it likes:
+//! two tunnels often land on one thread while the other has none. A front-door connection is
+//! fastest on a tunnel of its own thread (see [`super::stream`]), so an uneven spread costs
+//! latency on every connection the empty thread accepts, and leaves a core out of the
+//! tunnel's TLS work. So each accepted socket goes, before its TLS handshake, to the thread
+//! that runs the fewest tunnels (this one on a tie): the socket's descriptor is handed over a
+//! channel and adopted by that thread's runtime. The counts include handshakes in progress,
+//! and a tunnel's count is released when it ends.
+
+use super::auth::Door;
+use super::{AuthCell, Registry, RelayConfig};
+use crate::proto::h2::{Config as H2Config, Keepalive, Role};
+use crate::tunnel::{TlsTransport, Tunnel};
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A thread's end of the hand-off: sockets other threads accepted for it.
+pub(super) type Handoff = mpsc::UnboundedReceiver<Moved>;
+
+/// A socket on its way to another thread, already counted there.
+pub(super) type Moved = (std::net::TcpStream, SocketAddr, Placed);
+
+/// Tunnels per thread, and the way to hand a socket to each thread.
+#[derive(Clone)]
+pub(super) struct Placement {
+    counts: Arc<[AtomicUsize]>,
+    senders: Arc<[mpsc::UnboundedSender<Moved>]>,
+}
+
+/// What serving a tunnel needs.
+pub(super) struct Serve {
+    pub(super) registry: Arc<Registry>,
+    pub(super) cfg: Arc<RelayConfig>,
+    pub(super) auth: AuthCell,
+}
+
+/// One tunnel counted on a thread until this is dropped.
+pub(super) struct Placed {
+    counts: Arc<[AtomicUsize]>,
+    thread: usize,
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        if let Some(c) = self.counts.get(self.thread) {
+            c.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Placement {
+    /// Placement for `threads` threads, and each thread's receiving end (by index).
+    pub(super) fn new(threads: usize) -> (Placement, Vec<Handoff>) {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..threads).map(|_| mpsc::unbounded()).unzip();
+        let counts: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
+        let placement = Placement {
+            counts: counts.into(),
+            senders: senders.into(),
+        };
+        (placement, receivers)
+    }
+
+    /// Counts one tunnel on the least busy thread (`me` on a tie) and returns it. Two threads
+    /// placing at the same moment may pick the same thread: the spread is even up to such
+    /// races, which is all it needs to be.
+    fn place(&self, me: usize) -> Placed {
+        let load = |i: usize| self.counts.get(i).map_or(usize::MAX, |c| c.load(Ordering::Relaxed));
+        let thread = (0..self.counts.len())
+            .min_by_key(|&i| (load(i), i != me))
+            .unwrap_or(me);
+        if let Some(c) = self.counts.get(thread) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        Placed {
+            counts: self.counts.clone(),
+            thread,
+        }
+    }
+
+    /// Thread `me`'s part: accepts tunnel connections, keeps or hands off each one, and
+    /// serves the ones handed to this thread. Runs for the life of the relay.
+    pub(super) async fn accept(
+        self,
+        me: usize,
+        listener: compio::net::TcpListener,
+        mut handoff: Handoff,
+        serve: Serve,
+    ) {
+        let serve = Arc::new(serve);
+        let adopt = async {
+            while let Some((sock, peer, placed)) = handoff.next().await {
+                match compio::net::TcpStream::from_std(sock) {
+                    Ok(sock) => spawn_tunnel(serve.clone(), sock, peer, placed),
+                    Err(e) => tracing::warn!(%peer, "cannot adopt a tunnel connection: {e}"),
+                }
+            }
+        };
+        let accept = async {
+            loop {
+                let (sock, peer) = match listener.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("tunnel accept: {e}");
+                        continue;
+                    }
+                };
+                let placed = self.place(me);
+                if placed.thread == me {
+                    spawn_tunnel(serve.clone(), sock, peer, placed);
+                    continue;
+                }
+                let target = placed.thread;
+                let moved = crate::io::detach_tcp(sock).map_err(|e| e.to_string());
+                // The count travels with the socket; it is released wherever the tunnel ends
+                // (or here, when the hand-off fails).
+                let sent = moved.and_then(|sock| {
+                    let tx = self.senders.get(target).ok_or("no such thread")?;
+                    tx.unbounded_send((sock, peer, placed))
+                        .map_err(|_| "the thread has stopped".to_string())
+                });
+                if let Err(e) = sent {
+                    tracing::warn!(%peer, "cannot hand a tunnel connection to thread {target}: {e}");
+                }
+            }
+        };
+        futures_util::join!(adopt, accept);
+    }
+}
+
+/// Runs one tunnel connection on this thread: TLS handshake, identity, admission, then the
+/// tunnel until it ends.
+fn spawn_tunnel(
+    serve: Arc<Serve>,
+    sock: compio::net::TcpStream,
+    peer: SocketAddr,
+    placed: Placed,
+) {
+    // Each handshake on its own task: a slow or silent peer cannot block the accept loop.
+    compio::runtime::spawn(async move {
+        let _placed = placed;
+        let Serve {
+            registry,
+            cfg,
+            auth,
+        } = &*serve;
+        let (r, w, certs) =
+            match crate::io::tls::accept(sock, cfg.tls.clone(), cfg.handshake_timeout).await {
+                Ok(x) => x,
+                Err(e) => return tracing::info!(%peer, "tunnel handshake refused: {e}"),
+            };
+        let identity = match crate::tls::identity_from_certs(&certs) {
+            Ok(i) => i,
+            Err(e) => return tracing::warn!(%peer, "tunnel refused: {e}"),
+        };
+        // Tenancy is decided with the settings in force at registration.
+        let settings = auth.current();
+        if let Err(why) = settings.admit_tunnel(&identity.tenant, &identity.location) {
+            settings.audit.auth_failure(
+                Door::Tunnel,
+                Some(&identity.tenant),
+                Some(&peer.to_string()),
+                &why,
+            );
+            drop(settings);
+            // Dropping the TLS halves closes the connection; the connector logs the close
+            // and retries with backoff.
+            return tracing::warn!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel refused at registration: {why}");
+        }
+        drop(settings);
+        tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel up");
+        let h2 = H2Config {
+            keepalive: Some(Keepalive {
+                interval: cfg.keepalive,
+                max_missed: 3,
+            }),
+            ..H2Config::default()
+        };
+        let tunnel = Tunnel::new(Role::Client, h2);
+        let why = registry
+            .serve_tunnel(&identity, tunnel, TlsTransport(r, w))
+            .await;
+        tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel down: {why}");
+    })
+    .detach();
+}
