@@ -178,7 +178,13 @@ impl VerifiedCache {
     }
 
     /// Remembers a successful verification made at `now`.
-    pub(crate) fn insert(&self, key: TokenDigest, verified: Verified, window: TimeWindow, now: u64) {
+    pub(crate) fn insert(
+        &self,
+        key: TokenDigest,
+        verified: Verified,
+        window: TimeWindow,
+        now: u64,
+    ) {
         let mut shard = lock(self.shard(&key));
         if shard.map.len() >= self.per_shard && !shard.map.contains_key(&key) {
             shard.map.retain(|_, e| !e.window.expired(now));

@@ -73,7 +73,13 @@ fn an_expired_hit_is_refused_like_an_uncached_token_and_dropped() {
     assert_eq!(p.cache().len(), 1);
     let late = last + 1;
     let uncached = p.validate(token.as_bytes(), late).unwrap_err();
-    assert_eq!(uncached, JwtError::Expired { exp: EXP, now: late });
+    assert_eq!(
+        uncached,
+        JwtError::Expired {
+            exp: EXP,
+            now: late
+        }
+    );
     assert_eq!(p.validate_cached(token.as_bytes(), late), Err(uncached));
     assert!(p.cache().is_empty(), "the expired entry is dropped");
 }
@@ -124,7 +130,9 @@ fn the_key_is_the_exact_bytes_so_a_forged_twin_is_verified_and_refused() {
         Err(JwtError::BadSignature)
     );
     // Same claims with an emptied signature, and with one trailing byte appended.
-    assert!(p.validate_cached(format!("{signed}.").as_bytes(), NOW).is_err());
+    assert!(p
+        .validate_cached(format!("{signed}.").as_bytes(), NOW)
+        .is_err());
     assert!(p
         .validate_cached(format!("{token}A").as_bytes(), NOW)
         .is_err());
@@ -202,7 +210,10 @@ fn a_full_shard_drops_expired_entries_first_then_the_oldest() {
         nbf: None,
         skew: 0,
     };
-    let short = TimeWindow { exp: NOW + 1, ..live };
+    let short = TimeWindow {
+        exp: NOW + 1,
+        ..live
+    };
     cache.insert(key(1), verified("1"), live, NOW);
     cache.insert(key(2), verified("2"), short, NOW);
     cache.insert(key(3), verified("3"), live, NOW);

@@ -200,7 +200,10 @@ fn reload_swaps_keys_and_an_invalid_file_keeps_the_old_settings() {
         "{outcome:?}"
     );
     let auth = cell.current();
-    assert!(auth.providers.cache().is_empty(), "the reload starts a fresh cache");
+    assert!(
+        auth.providers.cache().is_empty(),
+        "the reload starts a fresh cache"
+    );
     assert!(auth.verify_jwt(token(&new_key, "acme").as_bytes()).is_ok());
     assert!(matches!(
         auth.verify_jwt(old_token.as_bytes()),
