@@ -4,9 +4,14 @@
 //!
 //! The argon2 figure is the price of a SOCKS5 user login and runs off the I/O thread
 //! (`spawn_blocking`); JWT verification runs inline on the I/O thread.
+//!
+//! For ES256 the verified-token cache is measured too: `jwt_validate_ES256` is the full check
+//! every front-door call paid before the cache (and still pays for a new token),
+//! `jwt_validate_cached_hit_ES256` a token seen before (hash, lookup, time checks), and
+//! `jwt_validate_cached_miss_ES256` a first sighting (full check plus hash and insert).
 
 use bytes::BytesMut;
-use criterion::Criterion;
+use criterion::{BatchSize, Criterion};
 use sallyport::auth::{password, Alg, IdentityProvider, Providers, Signer};
 use sallyport::proto::socks5::{self, client, Address};
 use serde_json::json;
@@ -57,6 +62,17 @@ fn benches(c: &mut Criterion) {
             b.iter(|| providers.validate(black_box(token.as_bytes()), NOW))
         });
         if name == "ES256" {
+            assert!(providers.validate_cached(token.as_bytes(), NOW).is_ok());
+            g.bench_function("jwt_validate_cached_hit_ES256", |b| {
+                b.iter(|| providers.validate_cached(black_box(token.as_bytes()), NOW))
+            });
+            g.bench_function("jwt_validate_cached_miss_ES256", |b| {
+                b.iter_batched_ref(
+                    || providers.clone(),
+                    |fresh| fresh.validate_cached(black_box(token.as_bytes()), NOW),
+                    BatchSize::SmallInput,
+                )
+            });
             let mut wire = BytesMut::new();
             client::write_greeting(&[0x80], &mut wire).expect("greeting");
             client::write_sap_auth(token.as_bytes(), Some("rome"), true, &mut wire).expect("auth");

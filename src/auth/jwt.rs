@@ -1,6 +1,7 @@
 //! JWT (RFC 7519, compact JWS) verification against configured identity providers, and a
 //! [`Signer`] that mints tokens for tests and `sallyport token issue`.
 
+use super::cache::{TimeWindow, VerifiedCache};
 use super::error::{JwtError, KeyError};
 use super::keys::VerifyKey;
 use super::Alg;
@@ -37,13 +38,31 @@ pub struct IdentityProvider {
     pub clock_skew: u64,
 }
 
-/// The configured providers and the token size cap.
-#[derive(Clone, Debug)]
+/// The configured providers, the token size cap, and the cache of tokens verified with them.
+///
+/// The cache answers [`Providers::validate_cached`] only for this value: a clone starts with
+/// an empty cache, and the relay builds new `Providers` on every configuration reload, so a
+/// cached answer never outlives the keys it was verified with. Edit `providers` only before
+/// the first `validate_cached` (or call [`VerifiedCache::clear`] on [`Providers::cache`]).
+#[derive(Debug)]
 pub struct Providers {
     /// The providers, distinct by issuer.
     pub providers: Vec<IdentityProvider>,
     /// The largest token accepted, bytes.
     pub max_token_len: usize,
+    cache: VerifiedCache,
+}
+
+impl Clone for Providers {
+    /// The same providers with an empty cache of the same capacity: a clone may be edited
+    /// into another key set, and must not inherit answers given under this one.
+    fn clone(&self) -> Self {
+        Providers {
+            providers: self.providers.clone(),
+            max_token_len: self.max_token_len,
+            cache: VerifiedCache::with_capacity(self.cache.capacity()),
+        }
+    }
 }
 
 /// What a valid token establishes.
@@ -60,12 +79,25 @@ pub struct Verified {
 }
 
 impl Providers {
-    /// Providers with the default size cap.
+    /// Providers with the default size cap and an empty cache of
+    /// [`DEFAULT_CAPACITY`](super::cache::DEFAULT_CAPACITY) entries.
     pub fn new(providers: Vec<IdentityProvider>) -> Self {
+        Self::with_cache_capacity(providers, super::cache::DEFAULT_CAPACITY)
+    }
+
+    /// Providers with the default size cap and a cache of at most `capacity` verified tokens
+    /// (see [`VerifiedCache::with_capacity`]).
+    pub fn with_cache_capacity(providers: Vec<IdentityProvider>, capacity: usize) -> Self {
         Providers {
             providers,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            cache: VerifiedCache::with_capacity(capacity),
         }
+    }
+
+    /// The cache of tokens verified by [`Providers::validate_cached`].
+    pub fn cache(&self) -> &VerifiedCache {
+        &self.cache
     }
 
     /// True when no provider is configured (the JWT method is then not offered).
@@ -73,14 +105,39 @@ impl Providers {
         self.providers.is_empty()
     }
 
-    /// Verifies `token` at `now_unix` (seconds since the Unix epoch).
+    /// Verifies `token` at `now_unix` (seconds since the Unix epoch), in full, every time.
     pub fn validate(&self, token: &[u8], now_unix: u64) -> Result<Verified, JwtError> {
+        self.check_size(token)?;
+        self.verify(token, now_unix).map(|(v, _)| v)
+    }
+
+    /// [`Providers::validate`], remembering successes: a token verified before (the same
+    /// bytes, with these providers) skips parsing and the signature check, but its `exp` and
+    /// `nbf` are checked again at `now_unix`, exactly as `validate` checks them. Failures are
+    /// never cached. The size cap is checked first, before the token is hashed.
+    pub fn validate_cached(&self, token: &[u8], now_unix: u64) -> Result<Verified, JwtError> {
+        self.check_size(token)?;
+        let key = VerifiedCache::digest(token);
+        if let Some(outcome) = self.cache.lookup(&key, now_unix) {
+            return outcome;
+        }
+        let (verified, window) = self.verify(token, now_unix)?;
+        self.cache.insert(key, verified.clone(), window, now_unix);
+        Ok(verified)
+    }
+
+    fn check_size(&self, token: &[u8]) -> Result<(), JwtError> {
         if token.len() > self.max_token_len {
             return Err(JwtError::TooLarge {
                 len: token.len(),
                 max: self.max_token_len,
             });
         }
+        Ok(())
+    }
+
+    /// Every check after the size cap; also returns the time window a cache hit re-checks.
+    fn verify(&self, token: &[u8], now_unix: u64) -> Result<(Verified, TimeWindow), JwtError> {
         let mut parts = token.split(|b| *b == b'.');
         let (Some(h64), Some(p64), Some(s64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -147,17 +204,17 @@ impl Providers {
             return Err(JwtError::BadSignature);
         }
 
+        let skew = provider.clock_skew;
         let exp = numeric(&claims, "exp").ok_or(JwtError::MissingExpiry)?;
-        if now_unix > exp.saturating_add(provider.clock_skew) {
-            return Err(JwtError::Expired { exp, now: now_unix });
-        }
-        if claims.contains_key("nbf") {
+        TimeWindow::check_exp(exp, skew, now_unix)?;
+        let nbf = if claims.contains_key("nbf") {
             let nbf =
                 numeric(&claims, "nbf").ok_or(JwtError::Malformed("`nbf` is not a number"))?;
-            if now_unix.saturating_add(provider.clock_skew) < nbf {
-                return Err(JwtError::NotYetValid { nbf, now: now_unix });
-            }
-        }
+            TimeWindow::check_nbf(nbf, skew, now_unix)?;
+            Some(nbf)
+        } else {
+            None
+        };
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => *a == provider.audience,
             Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(&provider.audience)),
@@ -177,12 +234,13 @@ impl Providers {
             .and_then(Value::as_str)
             .ok_or_else(|| bad_tenant("missing or not a string".into()))?;
         crate::tls::check_name("tenant", tenant).map_err(|e| bad_tenant(e.to_string()))?;
-        Ok(Verified {
+        let verified = Verified {
             provider: provider.name.clone(),
             tenant: tenant.to_owned(),
             subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
             expires_at: exp,
-        })
+        };
+        Ok((verified, TimeWindow { exp, nbf, skew }))
     }
 }
 

@@ -5,7 +5,11 @@
 //! choose the provider whose keys apply), algorithm allow-list, key by `kid` among that
 //! provider's keys, signature; then `exp` (required), `nbf`, `aud` and the tenant claim. No
 //! claim is trusted before the signature verifies.
+//!
+//! [`Providers::validate_cached`] remembers successful verifications ([`cache`]): the front
+//! doors verify a token's signature once and re-check only its time claims on later use.
 
+pub mod cache;
 mod error;
 pub mod jwt;
 pub mod keys;
@@ -13,6 +17,7 @@ pub mod password;
 #[cfg(test)]
 mod tests;
 
+pub use cache::VerifiedCache;
 pub use error::{JwtError, KeyError};
 pub use jwt::{IdentityProvider, Providers, Signer, Verified};
 pub use keys::{KeyMaterial, VerifyKey};

@@ -285,9 +285,11 @@ impl FrontAuth {
         self.tenants.values().any(|t| !t.users.is_empty())
     }
 
-    /// Verifies a JWT now.
+    /// Verifies a JWT now. A token these settings verified before is answered from their
+    /// cache ([`Providers::validate_cached`]: time claims re-checked, failures never cached);
+    /// a reload builds new settings and so starts with an empty cache.
     pub fn verify_jwt(&self, token: &[u8]) -> Result<Caller, crate::auth::JwtError> {
-        let v = self.providers.validate(token, now_unix())?;
+        let v = self.providers.validate_cached(token, now_unix())?;
         Ok(Caller {
             tenant: v.tenant,
             principal: format!("jwt:{}:{}", v.provider, v.subject.as_deref().unwrap_or("-")),

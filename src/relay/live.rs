@@ -86,6 +86,46 @@ mod tests {
     }
 
     #[test]
+    fn replaced_keys_do_not_inherit_cached_tokens() {
+        use crate::auth::{Alg, IdentityProvider, JwtError, Providers, Signer};
+        // Two keys under the same `kid`: only the key material tells them apart.
+        let signer = || {
+            let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+            Signer::from_pkcs8_pem(kp.serialize_pem().as_bytes(), Some("k".into())).expect("pem")
+        };
+        let with_key = |s: &Signer| FrontAuth {
+            providers: Providers::new(vec![IdentityProvider {
+                name: "idp".into(),
+                issuer: "https://idp.example".into(),
+                audience: "sallyport".into(),
+                algorithms: vec![Alg::ES256],
+                keys: vec![s.verify_key()],
+                tenant_claim: "zid".into(),
+                clock_skew: 0,
+            }]),
+            ..FrontAuth::empty()
+        };
+        let (old, new) = (signer(), signer());
+        let exp = super::super::auth::now_unix() + 300;
+        let token = old
+            .issue(&serde_json::json!({
+                "iss": "https://idp.example", "aud": "sallyport", "zid": "acme", "exp": exp,
+            }))
+            .expect("token");
+        let cell = AuthCell::new(with_key(&old));
+        for _ in 0..2 {
+            let caller = cell.current().verify_jwt(token.as_bytes()).expect("valid");
+            assert_eq!(caller.tenant, "acme");
+        }
+        assert_eq!(cell.current().providers.cache().len(), 1);
+        cell.replace(with_key(&new)).expect("valid settings");
+        assert_eq!(
+            cell.current().verify_jwt(token.as_bytes()),
+            Err(JwtError::BadSignature)
+        );
+    }
+
+    #[test]
     fn the_audit_sink_records_auth_failures_and_config_events() {
         let dir = std::env::temp_dir().join(format!("sp-relay-live-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

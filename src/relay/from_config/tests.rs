@@ -180,6 +180,13 @@ fn reload_swaps_keys_and_an_invalid_file_keeps_the_old_settings() {
     let sink = open_audit(&file).expect("audit").expect("sink");
     let cell = AuthCell::new(front_auth_from_file(&file, Arc::new(sink.clone())).expect("auth"));
     let mut reloader = Reloader::new(&path, file, cell.clone(), Some(sink.clone()));
+    // One token, verified (and so cached) under the old key, presented again after the
+    // rotation: the same bytes must meet the new key set, not the old cache.
+    let old_token = token(&old_key, "acme");
+    let before = cell.current();
+    assert!(before.verify_jwt(old_token.as_bytes()).is_ok());
+    assert!(before.verify_jwt(old_token.as_bytes()).is_ok());
+    assert_eq!(before.providers.cache().len(), 1);
 
     // Key rotation.
     std::fs::write(
@@ -193,8 +200,19 @@ fn reload_swaps_keys_and_an_invalid_file_keeps_the_old_settings() {
         "{outcome:?}"
     );
     let auth = cell.current();
+    assert!(
+        auth.providers.cache().is_empty(),
+        "the reload starts a fresh cache"
+    );
     assert!(auth.verify_jwt(token(&new_key, "acme").as_bytes()).is_ok());
-    assert!(auth.verify_jwt(token(&old_key, "acme").as_bytes()).is_err());
+    assert!(matches!(
+        auth.verify_jwt(old_token.as_bytes()),
+        Err(crate::auth::JwtError::UnknownKey { .. })
+    ));
+    assert!(
+        before.verify_jwt(old_token.as_bytes()).is_ok(),
+        "a snapshot taken before the reload keeps its own settings"
+    );
 
     // An HMAC algorithm is refused by the file checks; the rotated settings stay.
     std::fs::write(&path, text.replace("[\"ES256\"]", "[\"HS256\"]")).expect("break");
