@@ -32,10 +32,7 @@ pub enum ConnectAnswer {
 }
 
 /// Waits up to `timeout` for the connector's response head to a CONNECT.
-pub async fn await_answer(
-    events: &mut StreamEvents,
-    timeout: Duration,
-) -> ConnectAnswer {
+pub async fn await_answer(events: &mut StreamEvents, timeout: Duration) -> ConnectAnswer {
     match compio::time::timeout(timeout, events.next()).await {
         Ok(Some(StreamEvent::Response { head, .. })) if head.status == 200 => ConnectAnswer::Open,
         Ok(Some(StreamEvent::Response { head, end_stream })) => {

@@ -86,6 +86,17 @@ struct Entry {
 pub struct Registry {
     tunnels: Mutex<HashMap<(String, String), Vec<Entry>>>,
     round_robin: AtomicUsize,
+    opened_local: AtomicU64,
+    opened_remote: AtomicU64,
+}
+
+/// Streams opened so far, by path (for status pages and the latency breakdown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenCounts {
+    /// On a tunnel of the door connection's own thread.
+    pub local: u64,
+    /// Bridged to a tunnel on another thread.
+    pub remote: u64,
 }
 
 impl Registry {
@@ -94,6 +105,31 @@ impl Registry {
         let map = self.tunnels.lock().unwrap_or_else(|p| p.into_inner());
         map.get(&(tenant.to_string(), location.to_string()))
             .map_or(0, Vec::len)
+    }
+
+    /// Streams opened so far, local and bridged.
+    pub fn open_counts(&self) -> OpenCounts {
+        OpenCounts {
+            local: self.opened_local.load(Ordering::Relaxed),
+            remote: self.opened_remote.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How the live tunnels of (`tenant`, `location`) are spread over the relay's threads:
+    /// tunnels per thread, most first (one entry per thread that runs any).
+    pub fn tunnels_per_thread(&self, tenant: &str, location: &str) -> Vec<usize> {
+        let map = self.lock();
+        let mut per: HashMap<ThreadId, usize> = HashMap::new();
+        for e in map
+            .get(&(tenant.to_string(), location.to_string()))
+            .into_iter()
+            .flatten()
+        {
+            *per.entry(e.thread).or_default() += 1;
+        }
+        let mut counts: Vec<usize> = per.into_values().collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        counts
     }
 
     /// Runs `tunnel` over `transport` for `identity` until it ends: registers it, executes
@@ -183,7 +219,10 @@ impl Registry {
                 tunnel.peer_settings().await;
             }
             match tunnel.open(&head, end_stream) {
-                Ok(stream) => return Ok(TunnelStream::local(stream)),
+                Ok(stream) => {
+                    self.opened_local.fetch_add(1, Ordering::Relaxed);
+                    return Ok(TunnelStream::local(stream));
+                }
                 Err(e) => last = Some(e.to_string()),
             }
         }
@@ -198,7 +237,10 @@ impl Registry {
                 continue;
             }
             match answer.await {
-                Ok(Ok((to_tunnel, events))) => return Ok(TunnelStream::remote(to_tunnel, events)),
+                Ok(Ok((to_tunnel, events))) => {
+                    self.opened_remote.fetch_add(1, Ordering::Relaxed);
+                    return Ok(TunnelStream::remote(to_tunnel, events));
+                }
                 Ok(Err(e)) => last = Some(e.to_string()),
                 Err(_) => {}
             }
@@ -273,3 +315,7 @@ async fn bridge(
     };
     futures_util::join!(upload, download);
 }
+
+#[cfg(test)]
+#[path = "registry_tests.rs"]
+mod tests;

@@ -70,7 +70,11 @@ impl Placement {
     /// placing at the same moment may pick the same thread: the spread is even up to such
     /// races, which is all it needs to be.
     fn place(&self, me: usize) -> Placed {
-        let load = |i: usize| self.counts.get(i).map_or(usize::MAX, |c| c.load(Ordering::Relaxed));
+        let load = |i: usize| {
+            self.counts
+                .get(i)
+                .map_or(usize::MAX, |c| c.load(Ordering::Relaxed))
+        };
         let thread = (0..self.counts.len())
             .min_by_key(|&i| (load(i), i != me))
             .unwrap_or(me);
@@ -135,12 +139,7 @@ impl Placement {
 
 /// Runs one tunnel connection on this thread: TLS handshake, identity, admission, then the
 /// tunnel until it ends.
-fn spawn_tunnel(
-    serve: Arc<Serve>,
-    sock: compio::net::TcpStream,
-    peer: SocketAddr,
-    placed: Placed,
-) {
+fn spawn_tunnel(serve: Arc<Serve>, sock: compio::net::TcpStream, peer: SocketAddr, placed: Placed) {
     // Each handshake on its own task: a slow or silent peer cannot block the accept loop.
     compio::runtime::spawn(async move {
         let _placed = placed;
@@ -188,4 +187,41 @@ fn spawn_tunnel(
         tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel down: {why}");
     })
     .detach();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loads(p: &Placement) -> Vec<usize> {
+        p.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    }
+
+    #[test]
+    fn tunnels_go_to_the_least_busy_thread_and_are_released_when_they_end() {
+        let (p, _handoffs) = Placement::new(3);
+        let first = p.place(1);
+        assert_eq!(
+            first.thread, 1,
+            "a tie keeps the tunnel on the accepting thread"
+        );
+        let second = p.place(1);
+        assert_ne!(
+            second.thread, 1,
+            "a busier accepting thread hands the tunnel on"
+        );
+        let third = p.place(1);
+        assert_eq!(loads(&p), vec![1, 1, 1]);
+        let fourth = p.place(2);
+        assert_eq!(fourth.thread, 2);
+        drop(first);
+        assert_eq!(loads(&p), vec![1, 0, 2]);
+        let fifth = p.place(0);
+        assert_eq!(
+            fifth.thread, 1,
+            "the thread whose tunnel ended is the least busy"
+        );
+        drop((second, third, fourth, fifth));
+        assert_eq!(loads(&p), vec![0, 0, 0]);
+    }
 }

@@ -1,0 +1,180 @@
+//! The registry's two paths: a stream on a tunnel of the caller's own thread (local), and one
+//! bridged from another thread (remote). Both carry bytes both ways and end cleanly.
+
+use super::*;
+use crate::proto::h2::{Config, ResponseHead, Role};
+use crate::tunnel::TcpTransport;
+use bytes::Bytes;
+use compio::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TENANT: &str = "acme";
+const LOCATION: &str = "berlin";
+
+fn connect_head() -> RequestHead {
+    RequestHead {
+        method: Bytes::from_static(b"CONNECT"),
+        authority: Some(Bytes::from_static(b"ldap.virtual:389")),
+        ..Default::default()
+    }
+}
+
+/// The connector's side: answers every stream with 200 and echoes its bytes, END_STREAM too.
+fn serve_echo(server: Tunnel) {
+    compio::runtime::spawn(async move {
+        while let Some((stream, _head, _end)) = server.accept().await {
+            compio::runtime::spawn(async move {
+                stream
+                    .send_response(&ResponseHead::new(200), false)
+                    .expect("response head");
+                while let Some(StreamEvent::Data { data, end_stream }) = stream.next().await {
+                    let n = data.len();
+                    if stream.send_data(data, end_stream).await.is_err() || end_stream {
+                        return;
+                    }
+                    stream.release(n);
+                }
+            })
+            .detach();
+        }
+    })
+    .detach();
+}
+
+/// 200, then "hello" and its echo, then END_STREAM both ways.
+async fn echo_round_trip(mut s: TunnelStream) {
+    match s.events.next().await {
+        Some(StreamEvent::Response { head, .. }) => assert_eq!(head.status, 200),
+        other => panic!("expected the response head, got {other:?}"),
+    }
+    s.to_tunnel
+        .send(Outbound::Data(Bytes::from_static(b"hello"), false))
+        .await
+        .expect("send");
+    match s.events.next().await {
+        Some(StreamEvent::Data { data, end_stream }) => {
+            assert_eq!(&data[..], b"hello");
+            assert!(!end_stream);
+        }
+        other => panic!("expected the echo, got {other:?}"),
+    }
+    s.to_tunnel
+        .send(Outbound::Data(Bytes::new(), true))
+        .await
+        .expect("end");
+    loop {
+        match s.events.next().await {
+            Some(StreamEvent::Data {
+                end_stream: true, ..
+            }) => break,
+            Some(StreamEvent::Data { .. }) => continue,
+            other => panic!("expected END_STREAM, got {other:?}"),
+        }
+    }
+}
+
+/// Waits (bounded) until `registry` lists a tunnel for the test tenant.
+fn wait_registered(registry: &Registry) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while registry.count(TENANT, LOCATION) == 0 {
+        assert!(Instant::now() < deadline, "the tunnel never registered");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn streams_open_locally_on_the_tunnels_thread_and_bridged_from_others() {
+    let registry = Arc::new(Registry::default());
+    let (done, finished) = futures_channel::oneshot::channel::<()>();
+    let reg = registry.clone();
+    // Thread A runs the tunnel (and, as its peer, the echoing connector side).
+    let a = std::thread::spawn(move || {
+        let rt = compio::runtime::Runtime::new().expect("runtime A");
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
+            let server = Tunnel::new(Role::Server, Config::default());
+            serve_echo(server.clone());
+            let run = server.clone();
+            let sock = s.expect("accept").0;
+            compio::runtime::spawn(async move { run.run(TcpTransport(sock)).await }).detach();
+            let identity = Identity {
+                tenant: TENANT.into(),
+                location: LOCATION.into(),
+            };
+            let client = Tunnel::new(Role::Client, Config::default());
+            let serving = reg.clone();
+            let sock = c.expect("connect");
+            compio::runtime::spawn(async move {
+                serving
+                    .serve_tunnel(&identity, client, TcpTransport(sock))
+                    .await
+            })
+            .detach();
+            while reg.count(TENANT, LOCATION) == 0 {
+                compio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let local = reg
+                .open(TENANT, LOCATION, connect_head(), false)
+                .await
+                .expect("local open");
+            assert!(local.is_local(), "the tunnel's own thread must not bridge");
+            echo_round_trip(local).await;
+            // Keep serving the tunnel until thread B is done with its bridged stream.
+            let _ = compio::time::timeout(Duration::from_secs(20), finished).await;
+        });
+    });
+    wait_registered(&registry);
+    let b = std::thread::spawn(move || {
+        let rt = compio::runtime::Runtime::new().expect("runtime B");
+        rt.block_on(async move {
+            let remote = registry
+                .open(TENANT, LOCATION, connect_head(), false)
+                .await
+                .expect("remote open");
+            assert!(
+                !remote.is_local(),
+                "another thread's tunnel is reached by a bridge"
+            );
+            echo_round_trip(remote).await;
+            assert_eq!(registry.tunnels_per_thread(TENANT, LOCATION), vec![1]);
+            let missing = registry
+                .open(TENANT, "elsewhere", connect_head(), false)
+                .await;
+            assert!(matches!(missing, Err(RouteError::NoConnector { .. })));
+        });
+        let _ = done.send(());
+    });
+    b.join().expect("thread B");
+    a.join().expect("thread A");
+}
+
+#[test]
+fn a_dropped_sender_resets_an_unfinished_local_stream() {
+    let rt = compio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
+        let server = Tunnel::new(Role::Server, Config::default());
+        let run = server.clone();
+        let sock = s.expect("accept").0;
+        compio::runtime::spawn(async move { run.run(TcpTransport(sock)).await }).detach();
+        let client = Tunnel::new(Role::Client, Config::default());
+        let run = client.clone();
+        let sock = c.expect("connect");
+        compio::runtime::spawn(async move { run.run(TcpTransport(sock)).await }).detach();
+        let s = TunnelStream::local(client.open(&connect_head(), false).expect("open"));
+        let (stream, _, _) = server.accept().await.expect("the server sees the stream");
+        let TunnelStream { to_tunnel, events } = s;
+        // The door gives up mid-request but still listens: the connector must hear of it.
+        drop(to_tunnel);
+        match compio::time::timeout(Duration::from_secs(5), stream.next()).await {
+            Ok(Some(StreamEvent::Reset(reason))) => assert_eq!(reason, Reason::CANCEL),
+            other => panic!("expected a CANCEL reset, got {other:?}"),
+        }
+        drop(events);
+    });
+}
