@@ -27,6 +27,10 @@ const ISSUER: &str = "https://idp.test";
 const IO_TIMEOUT: Duration = Duration::from_secs(15);
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The two tests each pick free ports and bind them later; run side by side, one test's
+/// connections could take a port the other has picked but not bound yet. One at a time.
+static PORTS: Mutex<()> = Mutex::new(());
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -253,6 +257,7 @@ fn caller_fields(seen: &Seen, method: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn relay_from_a_config_file() {
+    let _one_at_a_time = PORTS.lock().unwrap_or_else(|p| p.into_inner());
     let dir = scratch("inproc");
     let acme = Identity::new("acme", "default").unwrap();
     let ghost = Identity::new("ghost", "default").unwrap();
@@ -275,11 +280,12 @@ fn relay_from_a_config_file() {
     let tunnel_addr = built.config.tunnel_listener.local_addr().unwrap();
     let running = relay::start_live(built.config).unwrap();
     let registry: Arc<Registry> = running.registry.clone();
-    let mut reloader = Reloader::new(&path, file, running.auth.clone(), built.audit.clone());
+    let mut reloader = Reloader::new(&path, file, running.auth.clone(), built.audit.clone())
+        .closing_tunnels_in(registry.clone());
 
     // A configured tenant registers and serves a Bearer request; the connector learns who
     // called, and a caller field the client sent does not get through.
-    let (seen, _acme_down) = test_connector(&dir, &acme, tunnel_addr);
+    let (seen, acme_down) = test_connector(&dir, &acme, tunnel_addr);
     wait_for("acme to register", || {
         registry.count("acme", "default") == 1
     });
@@ -307,6 +313,8 @@ fn relay_from_a_config_file() {
         out.starts_with("HTTP/1.1 200") && out.ends_with("ok"),
         "{out}"
     );
+    // Closing the client ends the stream's other direction too (a reload below drains).
+    drop(s);
 
     // SOCKS5 username/password.
     let mut s = connect(ports.socks);
@@ -331,6 +339,7 @@ fn relay_from_a_config_file() {
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
     assert_eq!(rest, b"ok");
+    drop(s);
     let connects = caller_fields(&seen, "CONNECT");
     assert_eq!(connects.len(), 2, "{connects:?}");
     assert!(
@@ -418,6 +427,41 @@ fn relay_from_a_config_file() {
         status(&proxy_get(ports.proxy, Some(&token(&k2, "acme")), "")),
         200
     );
+
+    // A reload that takes a location away closes its tunnels: out of the registry at once,
+    // GOAWAY to the connector, and callers no longer reach it.
+    std::fs::write(
+        &path,
+        text.replace("k1.pem", "k2.pem")
+            .replace("\"k1\"", "\"k2\"")
+            .replace(
+                "locations = [\"default\", \"berlin\"]",
+                "locations = [\"berlin\"]\ndefault_location = \"berlin\"",
+            ),
+    )
+    .unwrap();
+    let mut outcome = None;
+    for _ in 0..100 {
+        if let Some(trigger) = watch.poll().unwrap() {
+            outcome = Some(reloader.reload(trigger));
+            break;
+        }
+    }
+    match &outcome {
+        Some(ReloadOutcome::Applied(summary)) => assert!(
+            summary.contains("closing the tunnels no longer admitted: acme/default (1)"),
+            "{summary}"
+        ),
+        other => panic!("the reload should apply: {other:?}"),
+    }
+    assert_eq!(registry.count("acme", "default"), 0);
+    let why = acme_down
+        .recv_timeout(WAIT)
+        .expect("the connector's tunnel closes after GOAWAY");
+    assert!(!why.is_empty());
+    let answer = proxy_get(ports.proxy, Some(&token(&k2, "acme")), "");
+    assert_eq!(status(&answer), 503, "{answer}");
+
     built
         .audit
         .as_ref()
@@ -445,6 +489,7 @@ impl Drop for RelayProcess {
 
 #[test]
 fn the_binary_reloads_on_sighup_and_reports_file_errors() {
+    let _one_at_a_time = PORTS.lock().unwrap_or_else(|p| p.into_inner());
     let dir = scratch("bin");
     pki(&dir, &[]);
     let k1 = jwt_key(&dir, "k1.pem", "k1");

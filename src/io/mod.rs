@@ -37,6 +37,12 @@ pub fn detach_tcp(sock: compio::net::TcpStream) -> std::io::Result<std::net::Tcp
 /// latency profile (`perf sched`: an `iou-wrk` wake at every stream end). `shutdown(SHUT_WR)`
 /// on a TCP socket never blocks (it queues the FIN), so the direct call costs one syscall and
 /// no thread.
+///
+/// A socket the peer has already torn down (`ENOTCONN`) counts as shut: there is nobody left
+/// to send the FIN to, which is what compio's own `shutdown` reports too.
 pub fn shutdown_write(sock: &impl std::os::fd::AsFd) -> std::io::Result<()> {
-    socket2::SockRef::from(sock).shutdown(std::net::Shutdown::Write)
+    match socket2::SockRef::from(sock).shutdown(std::net::Shutdown::Write) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => Ok(()),
+        other => other,
+    }
 }

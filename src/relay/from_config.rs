@@ -8,7 +8,7 @@
 
 use super::auth::{AuthAudit, FrontAuth, LogAudit, TenantAuth};
 use super::live::{record_config_event, AuthCell};
-use super::RelayConfig;
+use super::{Registry, RelayConfig};
 use crate::audit::{AuditOptions, AuditSink, EventKind, Level};
 use crate::auth::{Alg, IdentityProvider, Providers, VerifyKey};
 use crate::config::{
@@ -282,6 +282,8 @@ pub struct Reloader {
     cell: AuthCell,
     audit: Arc<dyn AuthAudit>,
     sink: Option<AuditSink>,
+    /// The running relay's tunnels: those a reload no longer admits are closed.
+    registry: Option<Arc<Registry>>,
 }
 
 /// What one reload did.
@@ -308,7 +310,15 @@ impl Reloader {
             cell,
             audit,
             sink,
+            registry: None,
         }
+    }
+
+    /// Also closes the tunnels of `registry` whose tenant or location a reload removes
+    /// ([`Registry::evict`]); without it they keep serving until they reconnect.
+    pub fn closing_tunnels_in(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// Reads the file again and, when it is valid, swaps the front-door settings. Logs and
@@ -323,12 +333,27 @@ impl Reloader {
             Ok(x) => x,
             Err(errs) => return self.reject(trigger, &errs),
         };
-        let summary = reload_summary(&self.current, &file, &auth);
+        let mut summary = reload_summary(&self.current, &file, &auth);
         if let Err(e) = self.cell.replace(auth) {
             let err = file
                 .source_map()
                 .error("tenant", ErrorKind::Invalid, e.to_string());
             return self.reject(trigger, &ConfigErrors(vec![err]));
+        }
+        if let Some(registry) = &self.registry {
+            let now = self.cell.current();
+            let closed =
+                registry.evict(|tenant, location| now.admit_tunnel(tenant, location).is_ok());
+            if !closed.is_empty() {
+                let list: Vec<String> = closed
+                    .iter()
+                    .map(|(t, l, n)| format!("{t}/{l} ({n})"))
+                    .collect();
+                summary.push_str(&format!(
+                    "; closing the tunnels no longer admitted: {}",
+                    list.join(", ")
+                ));
+            }
         }
         for w in file.warnings() {
             tracing::warn!("{w}");

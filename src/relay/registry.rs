@@ -42,6 +42,15 @@ pub struct OpenJob {
     reply: oneshot::Sender<Result<Bridged, OpenError>>,
 }
 
+/// What a tunnel's thread is asked to do.
+enum Job {
+    /// Open a stream and bridge it to a door on another thread.
+    Open(OpenJob),
+    /// The tunnel is no longer admitted (a reload removed its tenant or location): send
+    /// GOAWAY, let the running streams finish (within the drain timeout), then close.
+    Close,
+}
+
 /// The door's ends of a bridged stream (sent across threads, so no `Rc` inside).
 type Bridged = (mpsc::Sender<Outbound>, mpsc::Receiver<StreamEvent>);
 
@@ -78,7 +87,7 @@ struct Entry {
     id: u64,
     /// The thread the tunnel runs on.
     thread: ThreadId,
-    jobs: mpsc::UnboundedSender<OpenJob>,
+    jobs: mpsc::UnboundedSender<Job>,
 }
 
 /// All live tunnels, by (tenant, location).
@@ -140,7 +149,7 @@ impl Registry {
         tunnel: Tunnel,
         transport: T,
     ) -> crate::tunnel::TunnelError {
-        let (tx, mut rx) = mpsc::unbounded::<OpenJob>();
+        let (tx, mut rx) = mpsc::unbounded::<Job>();
         let id = NEXT_TUNNEL_ID.fetch_add(1, Ordering::Relaxed);
         let key = (identity.tenant.clone(), identity.location.clone());
         LOCAL_TUNNELS.with(|t| t.borrow_mut().insert(id, tunnel.clone()));
@@ -151,6 +160,13 @@ impl Registry {
         });
         let jobs = async {
             while let Some(job) = rx.next().await {
+                let job = match job {
+                    Job::Open(job) => job,
+                    Job::Close => {
+                        tunnel.go_away();
+                        continue;
+                    }
+                };
                 if job.head.protocol.is_some() {
                     // Extended CONNECT needs the connector's SETTINGS, which may still be on
                     // their way on a tunnel that just came up; other jobs need not wait.
@@ -174,6 +190,27 @@ impl Registry {
         self.remove(&key, id);
         LOCAL_TUNNELS.with(|t| t.borrow_mut().remove(&id));
         why
+    }
+
+    /// Closes every tunnel whose tenant and location `keep` no longer admits: they leave the
+    /// registry at once (no new stream reaches them) and get GOAWAY, so their running streams
+    /// finish within the drain timeout and the connector reconnects — to be refused at
+    /// registration. Returns the (tenant, location) pairs closed and how many tunnels each.
+    pub fn evict(&self, keep: impl Fn(&str, &str) -> bool) -> Vec<(String, String, usize)> {
+        let mut closed = Vec::new();
+        let mut map = self.lock();
+        map.retain(|(tenant, location), entries| {
+            if keep(tenant, location) {
+                return true;
+            }
+            for e in entries.iter() {
+                let _ = e.jobs.unbounded_send(Job::Close);
+            }
+            closed.push((tenant.clone(), location.clone(), entries.len()));
+            false
+        });
+        closed.sort();
+        closed
     }
 
     /// Stops routing to a tunnel (its job loop then ends when the sender is dropped).
@@ -233,7 +270,7 @@ impl Registry {
                 end_stream,
                 reply,
             };
-            if entry.jobs.unbounded_send(job).is_err() {
+            if entry.jobs.unbounded_send(Job::Open(job)).is_err() {
                 continue;
             }
             match answer.await {

@@ -178,3 +178,46 @@ fn a_dropped_sender_resets_an_unfinished_local_stream() {
         drop(events);
     });
 }
+
+#[test]
+fn evicted_tunnels_leave_the_registry_and_get_goaway() {
+    let rt = compio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let registry = Arc::new(Registry::default());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
+        // The connector's side: its `run` ends once the relay's GOAWAY has drained the tunnel.
+        let server = Tunnel::new(Role::Server, Config::default());
+        let run = server.clone();
+        let sock = s.expect("accept").0;
+        let connector = compio::runtime::spawn(async move { run.run(TcpTransport(sock)).await });
+        let serving = registry.clone();
+        let sock = c.expect("connect");
+        compio::runtime::spawn(async move {
+            let identity = Identity {
+                tenant: TENANT.into(),
+                location: LOCATION.into(),
+            };
+            let client = Tunnel::new(Role::Client, Config::default());
+            serving
+                .serve_tunnel(&identity, client, TcpTransport(sock))
+                .await
+        })
+        .detach();
+        while registry.count(TENANT, LOCATION) == 0 {
+            compio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(registry.evict(|_, _| true).is_empty(), "kept when admitted");
+        assert_eq!(registry.count(TENANT, LOCATION), 1);
+        let closed = registry.evict(|t, _| t != TENANT);
+        assert_eq!(closed, vec![(TENANT.to_string(), LOCATION.to_string(), 1)]);
+        assert_eq!(registry.count(TENANT, LOCATION), 0);
+        let open = registry.open(TENANT, LOCATION, connect_head(), false).await;
+        assert!(matches!(open, Err(RouteError::NoConnector { .. })));
+        let ended = compio::time::timeout(Duration::from_secs(10), connector)
+            .await
+            .expect("the connector's tunnel ends after GOAWAY");
+        assert!(ended.is_ok(), "{ended:?}");
+    });
+}

@@ -191,7 +191,8 @@ fn run_from_file(path: &Path) -> Result<(), String> {
             .map_err(|e| format!("cannot start the audit timer thread: {e}"))?;
     }
     tracing::info!(config = %path.display(), "relay running; reload with SIGHUP or by editing the file");
-    let mut reloader = Reloader::new(path, file, running.auth.clone(), built.audit);
+    let mut reloader = Reloader::new(path, file, running.auth.clone(), built.audit)
+        .closing_tunnels_in(running.registry.clone());
     let watch = sallyport::reload::Watch::new(path, Some(hangup), Duration::from_secs(1));
     sallyport::reload::supervise(running.group, watch, |trigger| {
         let _ = reloader.reload(trigger);
