@@ -352,10 +352,22 @@ fn relay_from_a_config_file() {
     );
 
     // An unconfigured tenant and a location outside acme's list are refused at registration.
-    for id in [&ghost, &rome] {
+    // The connector is told why, in the GOAWAY that closes its tunnel.
+    for (id, reason) in [
+        (&ghost, "tenant 'ghost' is not configured on this relay"),
+        (
+            &rome,
+            "location 'rome' is not among the connector locations of tenant 'acme'",
+        ),
+    ] {
         let (_, down) = test_connector(&dir, id, tunnel_addr);
         let why = down.recv_timeout(WAIT).expect("the refused tunnel closes");
         assert_eq!(registry.count(&id.tenant, &id.location), 0, "{why}");
+        assert!(
+            why.contains("GOAWAY (REFUSED_STREAM): the relay refused this tunnel")
+                && why.contains(reason),
+            "{why}"
+        );
     }
     wait_for("the refusals in the audit trail", || {
         let t = audit_trail(&dir);

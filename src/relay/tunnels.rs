@@ -12,6 +12,7 @@
 use super::auth::Door;
 use super::{AuthCell, Registry, RelayConfig};
 use crate::proto::h2::{Config as H2Config, Keepalive, Role};
+use crate::proto::Reason;
 use crate::tunnel::{TlsTransport, Tunnel};
 use futures_channel::mpsc;
 use futures_util::StreamExt;
@@ -167,9 +168,20 @@ fn spawn_tunnel(serve: Arc<Serve>, sock: compio::net::TcpStream, peer: SocketAdd
                 &why,
             );
             drop(settings);
-            // Dropping the TLS halves closes the connection; the connector logs the close
-            // and retries with backoff.
-            return tracing::warn!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel refused at registration: {why}");
+            tracing::warn!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel refused at registration: {why}");
+            // Say why before closing: the connector logs the GOAWAY's text (and retries with
+            // backoff) instead of seeing only a closed connection.
+            let refusal = Tunnel::new(Role::Client, H2Config::default());
+            refusal.refuse(
+                Reason::REFUSED_STREAM,
+                &format!("the relay refused this tunnel: {why}"),
+            );
+            let _ = compio::time::timeout(
+                cfg.handshake_timeout,
+                refusal.run(TlsTransport(r, w)),
+            )
+            .await;
+            return;
         }
         drop(settings);
         tracing::info!(%peer, tenant = %identity.tenant, location = %identity.location, "tunnel up");

@@ -256,6 +256,18 @@ impl Tunnel {
         s.wake_writer();
     }
 
+    /// Refuses the whole connection: GOAWAY with `reason` and `text` as debug data (the peer
+    /// logs it), then [`run`](Self::run) flushes it, closes the transport and returns. For a
+    /// connection that must not serve at all, e.g. a connector the relay does not admit.
+    pub fn refuse(&self, reason: crate::proto::Reason, text: &str) {
+        let mut s = self.shared.borrow_mut();
+        let now = s.now();
+        s.going_away = true;
+        s.conn
+            .go_away_with(reason, Bytes::copy_from_slice(text.as_bytes()), now);
+        s.wake_writer();
+    }
+
     async fn read_loop<R: TransportRead>(&self, mut reader: R) {
         let mut buf = BytesMut::with_capacity(256 << 10);
         loop {

@@ -251,7 +251,8 @@ async fn client_sees_h2_abrupt_shutdown() {
             matches!(
                 ended,
                 Err(DriverError::Connection(ConnectionError::PeerGoAway {
-                    reason: Reason::INTERNAL_ERROR
+                    reason: Reason::INTERNAL_ERROR,
+                    ..
                 }))
             ),
             "recv should fail with PeerGoAway(INTERNAL_ERROR), driver ended with {ended:?}"

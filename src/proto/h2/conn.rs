@@ -476,6 +476,12 @@ impl Connection {
     /// Starts a graceful shutdown: GOAWAY with the last stream we accepted. Streams already
     /// open finish (within [`Config::drain_timeout`]); the peer must open new ones elsewhere.
     pub fn go_away(&mut self, reason: Reason, now: Timestamp) {
+        self.go_away_with(reason, Bytes::new(), now);
+    }
+
+    /// [`go_away`](Self::go_away) with diagnostic text for the peer's logs (RFC 9113 §6.8:
+    /// debug data carries no semantics).
+    pub fn go_away_with(&mut self, reason: Reason, debug_data: Bytes, now: Timestamp) {
         self.now = self.now.max(now);
         if self.error.is_some() || self.goaway_sent.is_some() {
             return;
@@ -486,7 +492,7 @@ impl Connection {
         self.queue(Frame::GoAway(GoAway {
             last_stream_id: last,
             reason,
-            debug_data: Bytes::new(),
+            debug_data,
         }));
     }
 

@@ -59,9 +59,32 @@ pub enum ConnectionError {
     PeerGoAway {
         /// The peer's error code.
         reason: Reason,
+        /// The peer's diagnostic text from the GOAWAY's debug data: printable ASCII only
+        /// (anything else becomes `?`), at most [`GOAWAY_TEXT_MAX`] characters; empty when
+        /// it sent none. The relay names why it refused a tunnel here.
+        text: String,
     },
     /// Open streams did not finish within the drain timeout after GOAWAY.
     DrainTimeout,
+}
+
+/// Longest GOAWAY debug text kept in [`ConnectionError::PeerGoAway`] (peer-chosen bytes end
+/// up in logs: bounded and printable).
+pub const GOAWAY_TEXT_MAX: usize = 512;
+
+/// The peer's GOAWAY debug data as loggable text (see [`ConnectionError::PeerGoAway`]).
+pub fn goaway_text(debug: &[u8]) -> String {
+    debug
+        .iter()
+        .take(GOAWAY_TEXT_MAX)
+        .map(|&b| {
+            if b == b' ' || b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 impl ConnectionError {
@@ -88,7 +111,12 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Flood(what) => write!(f, "ENHANCE_YOUR_CALM: {}", what.describe()),
             ConnectionError::SettingsTimeout => f.write_str("peer did not acknowledge SETTINGS"),
             ConnectionError::KeepaliveTimeout => f.write_str("peer stopped answering PINGs"),
-            ConnectionError::PeerGoAway { reason } => write!(f, "peer sent GOAWAY ({reason})"),
+            ConnectionError::PeerGoAway { reason, text } if text.is_empty() => {
+                write!(f, "peer sent GOAWAY ({reason})")
+            }
+            ConnectionError::PeerGoAway { reason, text } => {
+                write!(f, "peer sent GOAWAY ({reason}): {text}")
+            }
             ConnectionError::DrainTimeout => f.write_str("streams did not drain after GOAWAY"),
         }
     }

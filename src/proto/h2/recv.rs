@@ -620,6 +620,7 @@ impl Connection {
                 });
             }
         }
+        let text = super::error::goaway_text(&g.debug_data);
         self.events.push_back(Event::GoAway {
             last_stream_id: last,
             reason: g.reason,
@@ -627,7 +628,10 @@ impl Connection {
         });
         if g.reason != Reason::NO_ERROR {
             // An error GOAWAY: the peer closes the transport right after it (§5.4.1).
-            return Err(self.fail(ConnectionError::PeerGoAway { reason: g.reason }));
+            return Err(self.fail(ConnectionError::PeerGoAway {
+                reason: g.reason,
+                text,
+            }));
         }
         Ok(())
     }

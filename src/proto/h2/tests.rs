@@ -325,6 +325,36 @@ fn graceful_goaway_finishes_open_streams_and_refuses_late_ones() {
 }
 
 #[test]
+fn an_error_goaway_carries_its_text_to_the_peer_sanitised() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    let raw = Bytes::from_static(b"tenant 'ghost' is not configured\n\x1b[31m");
+    p.client
+        .go_away_with(Reason::REFUSED_STREAM, raw.clone(), p.now);
+    let mut wire = BytesMut::new();
+    drain(&mut p.client, &mut wire);
+    let err = p.server.recv(&mut wire, p.now).unwrap_err();
+    assert_eq!(
+        err,
+        ConnectionError::PeerGoAway {
+            reason: Reason::REFUSED_STREAM,
+            text: "tenant 'ghost' is not configured??[31m".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "peer sent GOAWAY (REFUSED_STREAM): tenant 'ghost' is not configured??[31m"
+    );
+    // The event keeps the raw bytes; the error's text is bounded.
+    assert!(
+        matches!(p.server.poll_event(), Some(Event::GoAway { debug_data, .. }) if debug_data == raw)
+    );
+    assert_eq!(
+        error::goaway_text(&[b'x'; 4096]).len(),
+        error::GOAWAY_TEXT_MAX
+    );
+}
+
+#[test]
 fn drain_timeout_ends_a_connection_whose_streams_hang() {
     let mut p = Pair::new(Config::default(), Config::default());
     p.request("/slow", true);
