@@ -14,8 +14,12 @@
 //! answered from the relay's verified-token cache) to the
 //! TCP echo backend, and direct (TCP connect and 64-byte echo to the same backend). The kinds
 //! take turns in rounds so drift on the shared machine hits them alike; p50/p99/p99.9 from an
-//! HDR histogram (µs resolution). `cargo bench --bench quick -- latency` runs only this part;
+//! HDR histogram (µs resolution). A bare relay + connector chain (`floor.rs`: blocking
+//! threads, no TLS, no HTTP/2) makes the same socket hops, so the machine's own price for the
+//! topology is measured in the same run. `cargo bench --bench quick -- latency` runs only this part;
 //! `BENCH_IO=epoll` (or `uring`) picks the I/O backend of relay and connector.
+
+mod floor;
 
 use hdrhistogram::Histogram;
 use sallyport::demo::socks::{self, SocksAuth};
@@ -293,7 +297,9 @@ fn print_latency(kinds: &[(&str, Dial<'_>)], hists: &[Latency]) {
         "\nopen = until the stream is usable (TCP connect; SOCKS5: connect, greeting, [auth,] \
          request, reply); echo = the rest (p50 - open p50); cpu/conn = whole-process CPU ms \
          per connection (client, relay, connector and backend together; 10 ms ticks, so \
-         indicative)."
+         indicative). floor = the same socket hops through a bare relay + connector chain \
+         (bench/floor.rs: blocking threads, no TLS, no HTTP/2): what the machine charges for \
+         the topology; sallyport's own cost is its added p50 minus the floor's."
     );
 }
 
@@ -336,8 +342,14 @@ fn main() {
     );
     let stack = demo::start(&opts).expect("demo stack");
     let token = stack.token().expect("demo token");
+    const _: () = assert!(floor::ECHO == ECHO_BYTES);
+    let floor_door = floor::start(stack.echo.addr).expect("floor chain");
     let kinds = [
         ("direct (TCP connect + echo)", Dial::Direct(stack.echo.addr)),
+        (
+            "floor: bare relay+connector chain",
+            Dial::Socks(floor_door, SocksAuth::Nothing),
+        ),
         (
             "sallyport SOCKS5 0x00 (trusted)",
             Dial::Socks(stack.socks, SocksAuth::Nothing),
