@@ -31,6 +31,16 @@ const WAIT: Duration = Duration::from_secs(20);
 /// connections could take a port the other has picked but not bound yet. One at a time.
 static PORTS: Mutex<()> = Mutex::new(());
 
+/// Polls the file watch (bounded) and reloads once it reports the change.
+fn reload_on_change(watch: &mut Watch, reloader: &mut Reloader) -> Option<ReloadOutcome> {
+    for _ in 0..100 {
+        if let Some(trigger) = watch.poll().unwrap() {
+            return Some(reloader.reload(trigger));
+        }
+    }
+    None
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -398,13 +408,7 @@ fn relay_from_a_config_file() {
         text.replace("k1.pem", "k2.pem").replace("\"k1\"", "\"k2\""),
     )
     .unwrap();
-    let mut outcome = None;
-    for _ in 0..100 {
-        if let Some(trigger) = watch.poll().unwrap() {
-            outcome = Some(reloader.reload(trigger));
-            break;
-        }
-    }
+    let outcome = reload_on_change(&mut watch, &mut reloader);
     assert!(
         matches!(outcome, Some(ReloadOutcome::Applied(_))),
         "{outcome:?}"
@@ -424,13 +428,7 @@ fn relay_from_a_config_file() {
         text.replace("algorithms = [\"ES256\"]", "algorithms = [\"none\"]"),
     )
     .unwrap();
-    let mut outcome = None;
-    for _ in 0..100 {
-        if let Some(trigger) = watch.poll().unwrap() {
-            outcome = Some(reloader.reload(trigger));
-            break;
-        }
-    }
+    let outcome = reload_on_change(&mut watch, &mut reloader);
     assert!(
         matches!(outcome, Some(ReloadOutcome::Rejected(_))),
         "{outcome:?}"
@@ -452,13 +450,7 @@ fn relay_from_a_config_file() {
             ),
     )
     .unwrap();
-    let mut outcome = None;
-    for _ in 0..100 {
-        if let Some(trigger) = watch.poll().unwrap() {
-            outcome = Some(reloader.reload(trigger));
-            break;
-        }
-    }
+    let outcome = reload_on_change(&mut watch, &mut reloader);
     match &outcome {
         Some(ReloadOutcome::Applied(summary)) => assert!(
             summary.contains("closing the tunnels no longer admitted: acme/default (1)"),

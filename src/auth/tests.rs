@@ -25,7 +25,9 @@ fn rsa(kid: &str) -> Signer {
     Signer::from_pkcs8_pem(RSA_PRIVATE, Some(kid.into())).unwrap()
 }
 
-fn provider(keys: Vec<VerifyKey>) -> IdentityProvider {
+/// The test provider (issuer `https://idp.example`, audience `sallyport`, tenant claim `zid`,
+/// every algorithm, 30 s skew); the cache's tests use it too.
+pub(super) fn provider(keys: Vec<VerifyKey>) -> IdentityProvider {
     IdentityProvider {
         name: "idp".into(),
         issuer: "https://idp.example".into(),

@@ -74,6 +74,41 @@ async fn echo_round_trip(mut s: TunnelStream) {
     }
 }
 
+/// A tunnel registered in `registry` for the test tenant, on this thread, with its connector
+/// side (echoing when `echo`) run here too; returns the connector side's `run`, which ends when
+/// the tunnel does.
+async fn registered_tunnel(
+    registry: &Arc<Registry>,
+    echo: bool,
+) -> compio::runtime::JoinHandle<crate::tunnel::TunnelError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
+    let server = Tunnel::new(Role::Server, Config::default());
+    if echo {
+        serve_echo(server.clone());
+    }
+    let sock = s.expect("accept").0;
+    let connector = compio::runtime::spawn(async move { server.run(TcpTransport(sock)).await });
+    let serving = registry.clone();
+    let sock = c.expect("connect");
+    compio::runtime::spawn(async move {
+        let identity = Identity {
+            tenant: TENANT.into(),
+            location: LOCATION.into(),
+        };
+        let client = Tunnel::new(Role::Client, Config::default());
+        serving
+            .serve_tunnel(&identity, client, TcpTransport(sock))
+            .await
+    })
+    .detach();
+    while registry.count(TENANT, LOCATION) == 0 {
+        compio::time::sleep(Duration::from_millis(1)).await;
+    }
+    connector
+}
+
 /// Waits (bounded) until `registry` lists a tunnel for the test tenant.
 fn wait_registered(registry: &Registry) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -92,30 +127,7 @@ fn streams_open_locally_on_the_tunnels_thread_and_bridged_from_others() {
     let a = std::thread::spawn(move || {
         let rt = compio::runtime::Runtime::new().expect("runtime A");
         rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
-            let server = Tunnel::new(Role::Server, Config::default());
-            serve_echo(server.clone());
-            let run = server.clone();
-            let sock = s.expect("accept").0;
-            compio::runtime::spawn(async move { run.run(TcpTransport(sock)).await }).detach();
-            let identity = Identity {
-                tenant: TENANT.into(),
-                location: LOCATION.into(),
-            };
-            let client = Tunnel::new(Role::Client, Config::default());
-            let serving = reg.clone();
-            let sock = c.expect("connect");
-            compio::runtime::spawn(async move {
-                serving
-                    .serve_tunnel(&identity, client, TcpTransport(sock))
-                    .await
-            })
-            .detach();
-            while reg.count(TENANT, LOCATION) == 0 {
-                compio::time::sleep(Duration::from_millis(1)).await;
-            }
+            let _connector = registered_tunnel(&reg, true).await;
             let local = reg
                 .open(TENANT, LOCATION, connect_head(), false)
                 .await
@@ -184,30 +196,8 @@ fn evicted_tunnels_leave_the_registry_and_get_goaway() {
     let rt = compio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let registry = Arc::new(Registry::default());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
         // The connector's side: its `run` ends once the relay's GOAWAY has drained the tunnel.
-        let server = Tunnel::new(Role::Server, Config::default());
-        let run = server.clone();
-        let sock = s.expect("accept").0;
-        let connector = compio::runtime::spawn(async move { run.run(TcpTransport(sock)).await });
-        let serving = registry.clone();
-        let sock = c.expect("connect");
-        compio::runtime::spawn(async move {
-            let identity = Identity {
-                tenant: TENANT.into(),
-                location: LOCATION.into(),
-            };
-            let client = Tunnel::new(Role::Client, Config::default());
-            serving
-                .serve_tunnel(&identity, client, TcpTransport(sock))
-                .await
-        })
-        .detach();
-        while registry.count(TENANT, LOCATION) == 0 {
-            compio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let connector = registered_tunnel(&registry, false).await;
         assert!(registry.evict(|_, _| true).is_empty(), "kept when admitted");
         assert_eq!(registry.count(TENANT, LOCATION), 1);
         let closed = registry.evict(|t, _| t != TENANT);

@@ -1,10 +1,11 @@
 use super::*;
-use crate::auth::{Alg, IdentityProvider, Providers, Signer, VerifyKey};
+use crate::auth::{Providers, Signer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
 const NOW: u64 = 1_800_000_000;
+/// The shared test provider's clock skew (`crate::auth::tests::provider`).
 const SKEW: u64 = 30;
 const EXP: u64 = NOW + 600;
 
@@ -13,17 +14,7 @@ fn es256(kid: &str) -> Signer {
     Signer::from_pkcs8_pem(kp.serialize_pem().as_bytes(), Some(kid.into())).unwrap()
 }
 
-fn provider(keys: Vec<VerifyKey>) -> IdentityProvider {
-    IdentityProvider {
-        name: "idp".into(),
-        issuer: "https://idp.example".into(),
-        audience: "sallyport".into(),
-        algorithms: Alg::ALL.to_vec(),
-        keys,
-        tenant_claim: "zid".into(),
-        clock_skew: SKEW,
-    }
-}
+use crate::auth::tests::provider;
 
 fn claims(sub: &str) -> Value {
     json!({
