@@ -1,8 +1,12 @@
 //! The cloud relay: accepts connectors' outbound tunnels (mTLS, identity from the client
 //! certificate only) and serves the front doors that send requests into them.
 //!
-//! Every thread (one per core) accepts on both listening sockets. A tunnel lives on the
-//! thread that accepted it; front-door connections reach it through the [`Registry`].
+//! Every thread (one per core) accepts on the listening sockets. Each tunnel is placed on the
+//! thread that runs the fewest (`tunnels`), before its TLS handshake. A front-door connection
+//! uses a tunnel of its own thread when one serves its tenant and location, driving the stream
+//! directly; otherwise the [`Registry`] bridges the stream from another thread
+//! ([`stream::TunnelStream`] hides which). A reload that stops admitting a tenant or location
+//! closes its tunnels ([`Registry::evict`]).
 
 pub mod auth;
 pub mod connect;
