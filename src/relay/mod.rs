@@ -4,7 +4,8 @@
 //! Every thread (one per core) accepts on the listening sockets. Each tunnel is placed on the
 //! thread that runs the fewest (`tunnels`), before its TLS handshake. A front-door connection
 //! uses a tunnel of its own thread when one serves its tenant and location, driving the stream
-//! directly; otherwise the [`Registry`] bridges the stream from another thread
+//! directly. Otherwise a SOCKS5 connection moves to the tunnel's thread
+//! ([`Registry::move_door`]), and an HTTP proxy connection has its stream bridged from there
 //! ([`stream::TunnelStream`] hides which). A reload that stops admitting a tenant or location
 //! closes its tunnels ([`Registry::evict`]).
 
@@ -158,7 +159,15 @@ pub fn start_live(mut cfg: RelayConfig) -> Result<Running, StartError> {
             let accept_socks = accept_door(socks, "SOCKS5 door", |sock, peer| {
                 socks::serve(reg.clone(), cfg.clone(), cell.clone(), sock, peer)
             });
-            futures_util::join!(accept_tunnels, accept_proxy, accept_socks);
+            // Door connections other threads moved here, to a tunnel of this thread.
+            let mut inbox = reg.door_inbox();
+            let moved_doors = async move {
+                use futures_util::StreamExt;
+                while let Some(door) = inbox.next().await {
+                    compio::runtime::spawn(door()).detach();
+                }
+            };
+            futures_util::join!(accept_tunnels, accept_proxy, accept_socks, moved_doors);
         }
     })
     .map_err(StartError::Io)?;

@@ -42,6 +42,22 @@ pub struct OpenJob {
     reply: oneshot::Sender<Result<Bridged, OpenError>>,
 }
 
+/// A front-door connection on its way to another relay thread: called there, it rebuilds the
+/// connection from the `Send` parts it captured and returns the task that serves it.
+pub type MovedDoor =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + Send>;
+
+/// Where a stream for a tenant and location would be opened from the calling thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A usable tunnel runs on this thread.
+    Here,
+    /// The next tunnel in turn runs on that thread (none here).
+    Thread(ThreadId),
+    /// No tunnel at all.
+    Nowhere,
+}
+
 /// What a tunnel's thread is asked to do.
 enum Job {
     /// Open a stream and bridge it to a door on another thread.
@@ -97,6 +113,9 @@ pub struct Registry {
     round_robin: AtomicUsize,
     opened_local: AtomicU64,
     opened_remote: AtomicU64,
+    moved_doors: AtomicU64,
+    /// Each relay thread's inbox for door connections moved to it.
+    doors: Mutex<HashMap<ThreadId, mpsc::UnboundedSender<MovedDoor>>>,
 }
 
 /// Streams opened so far, by path (for status pages and the latency breakdown).
@@ -106,6 +125,8 @@ pub struct OpenCounts {
     pub local: u64,
     /// Bridged to a tunnel on another thread.
     pub remote: u64,
+    /// Door connections moved to their tunnel's thread before opening (then counted local).
+    pub moved: u64,
 }
 
 impl Registry {
@@ -121,6 +142,58 @@ impl Registry {
         OpenCounts {
             local: self.opened_local.load(Ordering::Relaxed),
             remote: self.opened_remote.load(Ordering::Relaxed),
+            moved: self.moved_doors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Where a stream for (`tenant`, `location`) would be opened from the calling thread: on a
+    /// usable tunnel here, else on the next tunnel in turn elsewhere.
+    pub fn locate(&self, tenant: &str, location: &str) -> Route {
+        let here = std::thread::current().id();
+        let map = self.lock();
+        let Some(entries) = map.get(&(tenant.to_string(), location.to_string())) else {
+            return Route::Nowhere;
+        };
+        let usable_here = entries
+            .iter()
+            .filter(|e| e.thread == here)
+            .any(|e| LOCAL_TUNNELS.with(|t| t.borrow().get(&e.id).is_some_and(Tunnel::is_usable)));
+        if usable_here {
+            return Route::Here;
+        }
+        let others: Vec<&Entry> = entries.iter().filter(|e| e.thread != here).collect();
+        if others.is_empty() {
+            // Only tunnels of this thread, none usable: let `open` say why.
+            return Route::Here;
+        }
+        let turn = self.round_robin.fetch_add(1, Ordering::Relaxed);
+        Route::Thread(others[turn % others.len()].thread)
+    }
+
+    /// Registers the calling relay thread as one that door connections can be moved to;
+    /// returns its inbox (see [`MovedDoor`]).
+    pub fn door_inbox(&self) -> mpsc::UnboundedReceiver<MovedDoor> {
+        let (tx, rx) = mpsc::unbounded();
+        self.doors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(std::thread::current().id(), tx);
+        rx
+    }
+
+    /// Hands a door connection to relay thread `to`; gives it back if that thread takes no
+    /// door connections (or has stopped).
+    pub fn move_door(&self, to: ThreadId, door: MovedDoor) -> Result<(), MovedDoor> {
+        let doors = self.doors.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = doors.get(&to) else {
+            return Err(door);
+        };
+        match tx.unbounded_send(door) {
+            Ok(()) => {
+                self.moved_doors.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(e.into_inner()),
         }
     }
 

@@ -19,7 +19,7 @@
 use super::auth::{verify_user, Caller, Door, FrontAuth};
 use super::connect::{self, ConnectAnswer};
 use super::live::AuthCell;
-use super::registry::{Registry, RouteError};
+use super::registry::{MovedDoor, Registry, Route, RouteError};
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::socks5::{self, method, Address, Command, Reply, SocksError};
@@ -53,7 +53,54 @@ enum Stop {
     Bad(SocksError),
 }
 
+/// A [`Conn`] taken off its thread's runtime (see [`Conn::detach`]).
+struct MovedConn {
+    sock: std::net::TcpStream,
+    buf: BytesMut,
+    peer: String,
+}
+
+impl MovedConn {
+    /// The connection again, on the calling thread's runtime (`None` if it cannot register
+    /// the socket; the client then sees the connection close).
+    fn adopt(self) -> Option<Conn> {
+        match TcpStream::from_std(self.sock) {
+            Ok(sock) => {
+                let (rd, wr) = sock.into_split();
+                Some(Conn {
+                    rd,
+                    wr,
+                    buf: self.buf,
+                    peer: self.peer,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(peer = %self.peer, "cannot adopt a moved SOCKS5 connection: {e}");
+                None
+            }
+        }
+    }
+}
+
 impl Conn {
+    /// Takes the connection off this thread's runtime so that another thread can adopt it
+    /// (no operation is in flight between handshake phases). Gives it back unchanged if the
+    /// socket cannot be duplicated (e.g. out of descriptors).
+    fn detach(self) -> Result<MovedConn, Conn> {
+        use std::os::fd::AsFd;
+        match self.rd.as_fd().try_clone_to_owned() {
+            Ok(fd) => Ok(MovedConn {
+                sock: std::net::TcpStream::from(fd),
+                buf: self.buf,
+                peer: self.peer,
+            }),
+            Err(e) => {
+                tracing::debug!(peer = %self.peer, "SOCKS5 connection stays on its thread: {e}");
+                Err(self)
+            }
+        }
+    }
+
     /// Reads until `parse` yields a message, within `limit` for this phase.
     async fn read_msg<T>(
         &mut self,
@@ -197,7 +244,43 @@ pub async fn serve(
         fields: vec![caller.field()],
         ..Default::default()
     };
-    let mut stream = match registry.open(&caller.tenant, &location, h2, false).await {
+    let tenant = caller.tenant;
+    // The tunnel runs on another thread and none here: move the connection there, so that
+    // the stream and every byte after it stay on one thread (no bridge).
+    if let Route::Thread(to) = registry.locate(&tenant, &location) {
+        match c.detach() {
+            Ok(moved) => {
+                let reg = registry.clone();
+                let door: MovedDoor = Box::new(move || {
+                    Box::pin(async move {
+                        if let Some(c) = moved.adopt() {
+                            open_and_splice(reg, cfg, c, tenant, location, h2).await;
+                        }
+                    })
+                });
+                // A thread that takes no doors gives it back: serve it here after all.
+                if let Err(door) = registry.move_door(to, door) {
+                    door().await;
+                }
+                return;
+            }
+            Err(back) => c = back,
+        }
+    }
+    open_and_splice(registry, cfg, c, tenant, location, h2).await;
+}
+
+/// Opens the CONNECT stream (on a tunnel of this thread when there is one), answers the
+/// client with the SAP reply code for the connector's answer, then moves bytes both ways.
+async fn open_and_splice(
+    registry: Arc<Registry>,
+    cfg: Arc<RelayConfig>,
+    mut c: Conn,
+    tenant: String,
+    location: String,
+    h2: H2Request,
+) {
+    let mut stream = match registry.open(&tenant, &location, h2, false).await {
         Ok(s) => s,
         Err(RouteError::NoConnector { .. }) => {
             c.refuse(Reply::NoConnector).await;
