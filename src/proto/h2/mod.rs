@@ -35,7 +35,7 @@ mod tests;
 
 pub use config::{Config, Keepalive, RateLimit};
 pub use conn::{Connection, Role};
-pub use error::{ConnectionError, Flood, StreamError};
+pub use error::{goaway_text, ConnectionError, Flood, StreamError, GOAWAY_TEXT_MAX};
 pub use head::{field, RequestHead, ResponseHead};
 
 use crate::proto::hpack::Field;
