@@ -17,7 +17,9 @@
 use super::auth::{Caller, Door, FrontAuth, CALLER_FIELD};
 use super::connect::{self, ConnectAnswer};
 use super::live::AuthCell;
-use super::registry::{Outbound, Registry, RouteError, StreamEvents, StreamSender, TunnelStream};
+use super::registry::{
+    MovedDoor, Outbound, Registry, Route, RouteError, StreamEvents, StreamSender, TunnelStream,
+};
 use super::websocket;
 use super::RelayConfig;
 use crate::proto::h2::RequestHead as H2Request;
@@ -84,84 +86,181 @@ pub async fn serve(
 ) {
     let _ = sock.set_nodelay(true);
     let (rd, wr) = sock.into_split();
-    let mut c = Client {
+    let c = Client {
         rd,
         wr,
         buf: BytesMut::with_capacity(16 << 10),
         peer: peer.to_string(),
     };
+    serve_client(registry, cfg, auth, c, None).await;
+}
+
+/// A request whose head was read and whose caller was authenticated, with the settings
+/// snapshot that did it (one snapshot per request: a reload applies from the next one on).
+type Ready = (RequestHead, Caller, Arc<FrontAuth>);
+
+/// The request loop of one client connection; `first` is a request already read (by the
+/// thread the connection moved from).
+async fn serve_client(
+    registry: Arc<Registry>,
+    cfg: Arc<RelayConfig>,
+    auth: AuthCell,
+    mut c: Client,
+    mut first: Option<Ready>,
+) {
     loop {
-        let head = loop {
-            match http1::parse_request(&c.buf, &cfg.limits) {
-                Ok(Some((head, used))) => {
-                    c.buf.advance(used);
-                    break head;
+        let (head, caller, settings) = match first.take() {
+            Some(ready) => ready,
+            None => match next_request(&cfg, &auth, &mut c).await {
+                Some(ready) => ready,
+                None => return,
+            },
+        };
+        // The tenant's tunnel runs on another thread and none here: move the connection
+        // there before this request, so that its stream (and the next ones, usually for the
+        // same tenant) stay on one thread.
+        if let Some(to) = elsewhere(&registry, &settings, &caller, &head) {
+            match connect::detach(&c.rd) {
+                Ok(sock) => {
+                    let moved = (sock, std::mem::take(&mut c.buf), c.peer.clone());
+                    drop(c);
+                    let (reg, cfg2, auth2) = (registry.clone(), cfg.clone(), auth.clone());
+                    let ready = (head, caller, settings);
+                    let door: MovedDoor = Box::new(move || {
+                        Box::pin(async move {
+                            let (sock, buf, peer) = moved;
+                            match connect::adopt(sock) {
+                                Ok((rd, wr)) => {
+                                    let c = Client { rd, wr, buf, peer };
+                                    serve_client(reg, cfg2, auth2, c, Some(ready)).await;
+                                }
+                                Err(e) => tracing::warn!(
+                                    %peer, "cannot adopt a moved proxy connection: {e}"
+                                ),
+                            }
+                        })
+                    });
+                    if let Err(door) = registry.move_door(to, door) {
+                        // That thread takes no doors: serve it here after all.
+                        door().await;
+                    }
+                    return;
                 }
-                Ok(None) => {}
-                Err(e) => return c.fail(e.status(), &format!("{e}\n")).await,
+                Err(e) => {
+                    tracing::debug!(peer = %c.peer, "proxy connection stays on its thread: {e}");
+                }
             }
-            let idle = c.buf.is_empty();
-            match compio::time::timeout(cfg.header_timeout, c.fill()).await {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(_) => return,
-                Err(_) if idle => return,
-                Err(_) => return c.fail(408, "request head not received in time\n").await,
+        }
+        if !dispatch(&registry, &cfg, &settings, &mut c, &caller, head).await {
+            return;
+        }
+    }
+}
+
+/// The thread to move the connection to for this request: the tenant's tunnel runs there
+/// and none here. `None` (serve here) also when the location is invalid: the request's own
+/// path reports that.
+fn elsewhere(
+    registry: &Registry,
+    auth: &FrontAuth,
+    caller: &Caller,
+    head: &RequestHead,
+) -> Option<std::thread::ThreadId> {
+    let asked = location(head).ok()?;
+    let location = auth.location(&caller.tenant, asked.as_deref()).ok()?;
+    match registry.locate(&caller.tenant, &location) {
+        Route::Thread(to) => Some(to),
+        Route::Here | Route::Nowhere => None,
+    }
+}
+
+/// Reads and authenticates the next request head; `None` when the connection is done (closed,
+/// timed out, refused: the client got its answer).
+async fn next_request(cfg: &RelayConfig, auth: &AuthCell, c: &mut Client) -> Option<Ready> {
+    let head = loop {
+        match http1::parse_request(&c.buf, &cfg.limits) {
+            Ok(Some((head, used))) => {
+                c.buf.advance(used);
+                break head;
             }
-        };
-        // One snapshot per request: a reload applies from the next request on.
-        let auth = auth.current();
-        let caller = match authenticate(&auth, &head) {
-            Ok(caller) => caller,
-            Err(refusal) => {
-                let reason = refusal.reason();
-                auth.audit
-                    .auth_failure(Door::HttpProxy, None, Some(&c.peer), &reason);
-                let _ = c.send(proxy_auth_required(&refusal)).await;
-                return;
+            Ok(None) => {}
+            Err(e) => {
+                c.fail(e.status(), &format!("{e}\n")).await;
+                return None;
             }
-        };
-        let keep_alive = match head.target.clone() {
-            Target::Absolute {
-                scheme: Scheme::Https,
-                ..
-            } => {
-                let text = "https:// targets are not proxied as plain requests: \
+        }
+        let idle = c.buf.is_empty();
+        match compio::time::timeout(cfg.header_timeout, c.fill()).await {
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(_) => return None,
+            Err(_) if idle => return None,
+            Err(_) => {
+                c.fail(408, "request head not received in time\n").await;
+                return None;
+            }
+        }
+    };
+    // One snapshot per request: a reload applies from the next request on.
+    let auth = auth.current();
+    match authenticate(&auth, &head) {
+        Ok(caller) => Some((head, caller, auth)),
+        Err(refusal) => {
+            let reason = refusal.reason();
+            auth.audit
+                .auth_failure(Door::HttpProxy, None, Some(&c.peer), &reason);
+            let _ = c.send(proxy_auth_required(&refusal)).await;
+            None
+        }
+    }
+}
+
+/// Serves one request; true when the connection may carry another.
+async fn dispatch(
+    registry: &Registry,
+    cfg: &RelayConfig,
+    auth: &FrontAuth,
+    c: &mut Client,
+    caller: &Caller,
+    head: RequestHead,
+) -> bool {
+    match head.target.clone() {
+        Target::Absolute {
+            scheme: Scheme::Https,
+            ..
+        } => {
+            let text = "https:// targets are not proxied as plain requests: \
                             send CONNECT host:443 and speak TLS through the tunnel\n";
-                c.fail(405, text).await;
-                false
-            }
-            Target::Absolute {
-                scheme: Scheme::Http,
+            c.fail(405, text).await;
+            false
+        }
+        Target::Absolute {
+            scheme: Scheme::Http,
+            authority,
+            path_and_query,
+        } => {
+            proxy_http(
+                registry,
+                cfg,
+                auth,
+                c,
+                caller,
+                head,
                 authority,
                 path_and_query,
-            } => {
-                proxy_http(
-                    &registry,
-                    &cfg,
-                    &auth,
-                    &mut c,
-                    &caller,
-                    head,
-                    authority,
-                    path_and_query,
-                )
-                .await
-            }
-            Target::Authority(authority) => {
-                proxy_connect(&registry, &cfg, &auth, &mut c, &caller, &head, authority).await;
-                false
-            }
-            Target::Origin(_) | Target::Asterisk => {
-                c.fail(
-                    400,
-                    "a proxy request needs an absolute-form target (http://host/path) or CONNECT\n",
-                )
-                .await;
-                false
-            }
-        };
-        if !keep_alive {
-            return;
+            )
+            .await
+        }
+        Target::Authority(authority) => {
+            proxy_connect(registry, cfg, auth, c, caller, &head, authority).await;
+            false
+        }
+        Target::Origin(_) | Target::Asterisk => {
+            c.fail(
+                400,
+                "a proxy request needs an absolute-form target (http://host/path) or CONNECT\n",
+            )
+            .await;
+            false
         }
     }
 }

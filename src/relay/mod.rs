@@ -4,8 +4,8 @@
 //! Every thread (one per core) accepts on the listening sockets. Each tunnel is placed on the
 //! thread that runs the fewest (`tunnels`), before its TLS handshake. A front-door connection
 //! uses a tunnel of its own thread when one serves its tenant and location, driving the stream
-//! directly. Otherwise a SOCKS5 connection moves to the tunnel's thread
-//! ([`Registry::move_door`]), and an HTTP proxy connection has its stream bridged from there
+//! directly. Otherwise the connection moves to the tunnel's thread ([`Registry::move_door`])
+//! before the stream opens; what cannot move has its stream bridged from there
 //! ([`stream::TunnelStream`] hides which). A reload that stops admitting a tenant or location
 //! closes its tunnels ([`Registry::evict`]).
 

@@ -64,16 +64,13 @@ impl MovedConn {
     /// The connection again, on the calling thread's runtime (`None` if it cannot register
     /// the socket; the client then sees the connection close).
     fn adopt(self) -> Option<Conn> {
-        match TcpStream::from_std(self.sock) {
-            Ok(sock) => {
-                let (rd, wr) = sock.into_split();
-                Some(Conn {
-                    rd,
-                    wr,
-                    buf: self.buf,
-                    peer: self.peer,
-                })
-            }
+        match connect::adopt(self.sock) {
+            Ok((rd, wr)) => Some(Conn {
+                rd,
+                wr,
+                buf: self.buf,
+                peer: self.peer,
+            }),
             Err(e) => {
                 tracing::warn!(peer = %self.peer, "cannot adopt a moved SOCKS5 connection: {e}");
                 None
@@ -87,10 +84,9 @@ impl Conn {
     /// (no operation is in flight between handshake phases). Gives it back unchanged if the
     /// socket cannot be duplicated (e.g. out of descriptors).
     fn detach(self) -> Result<MovedConn, Conn> {
-        use std::os::fd::AsFd;
-        match self.rd.as_fd().try_clone_to_owned() {
-            Ok(fd) => Ok(MovedConn {
-                sock: std::net::TcpStream::from(fd),
+        match connect::detach(&self.rd) {
+            Ok(sock) => Ok(MovedConn {
+                sock,
                 buf: self.buf,
                 peer: self.peer,
             }),
