@@ -18,16 +18,16 @@ pub mod runtime;
 pub mod signals;
 pub mod tls;
 
-/// Takes a connected socket off the calling thread's runtime so that another thread's
-/// runtime can adopt it (`compio::net::TcpStream::from_std`): compio sockets are `!Send`,
-/// a file descriptor is not. The descriptor is duplicated, then the original closed, so no
-/// operation of this runtime can still refer to it. Call it only on a socket with no
-/// operation in flight (right after `accept`).
-pub fn detach_tcp(sock: compio::net::TcpStream) -> std::io::Result<std::net::TcpStream> {
+/// A duplicate of a connected socket's descriptor, for another thread's runtime to adopt
+/// (`compio::net::TcpStream::from_std`): compio sockets are `!Send`, a descriptor is not. The
+/// caller then drops its own socket (and every clone of it), so no operation of this runtime
+/// can still refer to the connection. Call it only with no operation in flight on the socket
+/// (right after `accept`, or between a door's reads and writes).
+pub fn duplicate_tcp(sock: &compio::net::TcpStream) -> std::io::Result<std::net::TcpStream> {
     use std::os::fd::AsFd;
-    let owned = sock.as_fd().try_clone_to_owned()?;
-    drop(sock);
-    Ok(std::net::TcpStream::from(owned))
+    Ok(std::net::TcpStream::from(
+        sock.as_fd().try_clone_to_owned()?,
+    ))
 }
 
 /// Shuts the write side of a TCP socket (sends FIN) with a direct `shutdown(2)`.

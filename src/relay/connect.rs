@@ -13,15 +13,8 @@ const READ_CHUNK: usize = 64 << 10;
 /// At most this much of a refusal's text body is kept.
 const MAX_REFUSAL_TEXT: usize = 4096;
 
-/// A door connection's socket, duplicated so that another relay thread can adopt it
-/// ([`adopt`]); the caller then drops its own halves. Call it only between reads and writes:
-/// no operation may be in flight on the socket.
-pub(super) fn detach(rd: &TcpStream) -> std::io::Result<std::net::TcpStream> {
-    use std::os::fd::AsFd;
-    Ok(std::net::TcpStream::from(rd.as_fd().try_clone_to_owned()?))
-}
-
-/// A detached door socket on the calling thread's runtime, as its reading and writing halves.
+/// A door socket that another thread duplicated ([`crate::io::duplicate_tcp`]) and moved
+/// here, on this thread's runtime, as its reading and writing halves.
 pub(super) fn adopt(sock: std::net::TcpStream) -> std::io::Result<(TcpStream, TcpStream)> {
     Ok(TcpStream::from_std(sock)?.into_split())
 }

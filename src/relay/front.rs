@@ -120,7 +120,7 @@ async fn serve_client(
         // there before this request, so that its stream (and the next ones, usually for the
         // same tenant) stay on one thread.
         if let Some(to) = elsewhere(&registry, &settings, &caller, &head) {
-            match connect::detach(&c.rd) {
+            match crate::io::duplicate_tcp(&c.rd) {
                 Ok(sock) => {
                     let moved = (sock, std::mem::take(&mut c.buf), c.peer.clone());
                     drop(c);

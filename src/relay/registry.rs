@@ -3,10 +3,11 @@
 //! A tunnel lives on the thread that runs it; a front-door connection lives on the thread
 //! that accepted *it*. When the caller's thread has a usable tunnel for the tenant and
 //! location, the stream is opened on it directly ([`TunnelStream`] local: no channel, no
-//! cross-thread wake-up). Otherwise the front door sends an [`OpenJob`] to another tunnel's
-//! thread, which opens the stream and bridges it to the door (two bounded channels carrying
-//! `Bytes`, never copies of them). The tenant and location of a tunnel come from its verified
-//! client certificate only.
+//! cross-thread wake-up). Otherwise the door connection moves to a tunnel's thread
+//! ([`Registry::locate`], [`Registry::move_door`]) and opens it there; what cannot move sends an
+//! [`OpenJob`] to the tunnel's thread, which opens the stream and bridges it to the door (two
+//! bounded channels carrying `Bytes`, never copies of them). The tenant and location of a tunnel
+//! come from its verified client certificate only.
 
 pub use super::stream::{Outbound, StreamEvents, StreamGone, StreamSender, TunnelStream};
 

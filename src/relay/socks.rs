@@ -84,7 +84,7 @@ impl Conn {
     /// (no operation is in flight between handshake phases). Gives it back unchanged if the
     /// socket cannot be duplicated (e.g. out of descriptors).
     fn detach(self) -> Result<MovedConn, Conn> {
-        match connect::detach(&self.rd) {
+        match crate::io::duplicate_tcp(&self.rd) {
             Ok(sock) => Ok(MovedConn {
                 sock,
                 buf: self.buf,

@@ -121,7 +121,8 @@ impl Placement {
                     continue;
                 }
                 let target = placed.thread;
-                let moved = crate::io::detach_tcp(sock).map_err(|e| e.to_string());
+                let moved = crate::io::duplicate_tcp(&sock).map_err(|e| e.to_string());
+                drop(sock);
                 // The count travels with the socket; it is released wherever the tunnel ends
                 // (or here, when the hand-off fails).
                 let sent = moved.and_then(|sock| {
