@@ -109,17 +109,23 @@ async fn serve_client(
     mut first: Option<Ready>,
 ) {
     loop {
-        let (head, caller, settings) = match first.take() {
-            Some(ready) => ready,
+        // A request moved here with its connection is served here: one move per request, so
+        // tunnels coming and going cannot bounce a connection between threads.
+        let (head, caller, settings, may_move) = match first.take() {
+            Some((head, caller, settings)) => (head, caller, settings, false),
             None => match next_request(&cfg, &auth, &mut c).await {
-                Some(ready) => ready,
+                Some((head, caller, settings)) => (head, caller, settings, true),
                 None => return,
             },
         };
         // The tenant's tunnel runs on another thread and none here: move the connection
         // there before this request, so that its stream (and the next ones, usually for the
         // same tenant) stay on one thread.
-        if let Some(to) = elsewhere(&registry, &settings, &caller, &head) {
+        let to = match may_move {
+            true => elsewhere(&registry, &settings, &caller, &head),
+            false => None,
+        };
+        if let Some(to) = to {
             match crate::io::duplicate_tcp(&c.rd) {
                 Ok(sock) => {
                     let moved = (sock, std::mem::take(&mut c.buf), c.peer.clone());
