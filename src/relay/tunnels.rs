@@ -79,6 +79,11 @@ impl Placement {
         let thread = (0..self.counts.len())
             .min_by_key(|&i| (load(i), i != me))
             .unwrap_or(me);
+        self.count_on(thread)
+    }
+
+    /// Counts one tunnel on `thread`.
+    fn count_on(&self, thread: usize) -> Placed {
         if let Some(c) = self.counts.get(thread) {
             c.fetch_add(1, Ordering::Relaxed);
         }
@@ -121,17 +126,25 @@ impl Placement {
                     continue;
                 }
                 let target = placed.thread;
-                let moved = crate::io::duplicate_tcp(&sock).map_err(|e| e.to_string());
+                let copy = match crate::io::duplicate_tcp(&sock) {
+                    Ok(copy) => copy,
+                    Err(e) => {
+                        // Out of descriptors, say: serve it here rather than not at all.
+                        tracing::warn!(%peer, "tunnel connection stays on thread {me}: {e}");
+                        drop(placed);
+                        spawn_tunnel(serve.clone(), sock, peer, self.count_on(me));
+                        continue;
+                    }
+                };
                 drop(sock);
                 // The count travels with the socket; it is released wherever the tunnel ends
                 // (or here, when the hand-off fails).
-                let sent = moved.and_then(|sock| {
-                    let tx = self.senders.get(target).ok_or("no such thread")?;
-                    tx.unbounded_send((sock, peer, placed))
-                        .map_err(|_| "the thread has stopped".to_string())
-                });
-                if let Err(e) = sent {
-                    tracing::warn!(%peer, "cannot hand a tunnel connection to thread {target}: {e}");
+                let sent = match self.senders.get(target) {
+                    Some(tx) => tx.unbounded_send((copy, peer, placed)).is_ok(),
+                    None => false,
+                };
+                if !sent {
+                    tracing::warn!(%peer, "cannot hand a tunnel connection to thread {target}: it has stopped");
                 }
             }
         };
