@@ -121,10 +121,9 @@ async fn serve_client(
         // The tenant's tunnel runs on another thread and none here: move the connection
         // there before this request, so that its stream (and the next ones, usually for the
         // same tenant) stay on one thread.
-        let to = match may_move {
-            true => elsewhere(&registry, &settings, &caller, &head),
-            false => None,
-        };
+        let to = may_move
+            .then(|| elsewhere(&registry, &settings, &caller, &head))
+            .flatten();
         if let Some(to) = to {
             match crate::io::duplicate_tcp(&c.rd) {
                 Ok(sock) => {
