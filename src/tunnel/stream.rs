@@ -211,7 +211,25 @@ impl Drop for StreamHandle {
         let Ok(mut s) = self.tunnel.shared.try_borrow_mut() else {
             return;
         };
-        s.slots.remove(&self.id);
+        // DATA that arrived but was never taken still holds connection window: give it back,
+        // or every abandoned stream would shrink what the peer may send on all the others.
+        let unread: usize = s
+            .slots
+            .remove(&self.id)
+            .map(|slot| {
+                slot.events
+                    .iter()
+                    .map(|e| match e {
+                        StreamEvent::Data { data, .. } => data.len(),
+                        _ => 0,
+                    })
+                    .sum()
+            })
+            .unwrap_or(0);
+        if unread > 0 {
+            s.conn.release_capacity(self.id, unread);
+            s.wake_writer();
+        }
         // Abandoned while we could still send: the other side must not wait for more. When
         // our END_STREAM is already queued the stream ends by itself once it is flushed (a
         // reset here would drop the queued tail); DATA still arriving for it is released

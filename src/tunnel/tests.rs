@@ -175,3 +175,68 @@ async fn extended_connect_waits_for_the_servers_settings() {
         Err(OpenError::Stream(StreamError::InvalidHead(_)))
     ));
 }
+
+/// A stream dropped with DATA still unread gives that DATA's connection window back: without
+/// it every abandoned download would shrink what the peer may send on all other streams, and
+/// after a few the tunnel would stall.
+#[compio::test]
+async fn dropping_a_stream_with_unread_data_returns_the_connection_window() {
+    let client_cfg = Config {
+        initial_stream_window: 48 << 10,
+        connection_window: 64 << 10,
+        ..Config::default()
+    };
+    let (client, server) = pair(client_cfg, Config::default()).await;
+    // The server answers every stream with 40 KiB: more than half the client's connection
+    // window, so two unreleased answers would not fit.
+    compio::runtime::spawn(async move {
+        while let Some((stream, _head, _end)) = server.accept().await {
+            compio::runtime::spawn(async move {
+                stream
+                    .send_response(&ResponseHead::new(200), false)
+                    .unwrap();
+                let _ = stream
+                    .send_data(Bytes::from(vec![7u8; 40 << 10]), true)
+                    .await;
+            })
+            .detach();
+        }
+    })
+    .detach();
+    for round in 0..4 {
+        let head = RequestHead::new("GET", "http", "erp:80", "/big");
+        let abandoned = client.open(&head, true).unwrap();
+        // Wait until its whole answer has arrived, then drop it unread.
+        let arrived = std::time::Instant::now();
+        loop {
+            let queued: usize = {
+                let s = client.shared.borrow();
+                s.slots.get(&abandoned.id()).map_or(0, |slot| {
+                    slot.events
+                        .iter()
+                        .map(|e| match e {
+                            StreamEvent::Data { data, .. } => data.len(),
+                            _ => 0,
+                        })
+                        .sum()
+                })
+            };
+            if queued == 40 << 10 {
+                break;
+            }
+            assert!(
+                arrived.elapsed() < std::time::Duration::from_secs(10),
+                "round {round}: only {queued} bytes arrived: the connection window was not returned"
+            );
+            compio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        drop(abandoned);
+    }
+    // And a stream read to the end still gets its whole answer.
+    let stream = client
+        .open(&RequestHead::new("GET", "http", "erp:80", "/big"), true)
+        .unwrap();
+    let (status, body) = collect(&stream).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), 40 << 10);
+}
