@@ -11,7 +11,16 @@ use std::time::{Duration, Instant};
 /// One stack shared by the tests of this file (each stack costs threads and a PKI).
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
-    STACK.get_or_init(|| demo::start(&StackOptions::default()).expect("demo stack starts"))
+    STACK.get_or_init(|| {
+        // Warnings of relay and connector straight to stderr, past the test harness's
+        // capture: a stream that ends early then says why in the CI log, whichever test
+        // started the stack.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_writer(std::io::stderr)
+            .try_init();
+        demo::start(&StackOptions::default()).expect("demo stack starts")
+    })
 }
 
 fn rss_kib() -> u64 {
