@@ -105,6 +105,19 @@ pub(crate) struct Shared {
     origin: Instant,
 }
 
+impl Slot {
+    /// DATA bytes delivered here and not yet taken by the handle (they still hold window).
+    pub(crate) fn unread_bytes(&self) -> usize {
+        self.events
+            .iter()
+            .map(|e| match e {
+                StreamEvent::Data { data, .. } => data.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
 impl Shared {
     pub(crate) fn now(&self) -> Timestamp {
         Timestamp::from_duration(self.origin.elapsed())

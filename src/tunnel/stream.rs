@@ -213,19 +213,10 @@ impl Drop for StreamHandle {
         };
         // DATA that arrived but was never taken still holds connection window: give it back,
         // or every abandoned stream would shrink what the peer may send on all the others.
-        let unread: usize = s
+        let unread = s
             .slots
             .remove(&self.id)
-            .map(|slot| {
-                slot.events
-                    .iter()
-                    .map(|e| match e {
-                        StreamEvent::Data { data, .. } => data.len(),
-                        _ => 0,
-                    })
-                    .sum()
-            })
-            .unwrap_or(0);
+            .map_or(0, |slot| slot.unread_bytes());
         if unread > 0 {
             s.conn.release_capacity(self.id, unread);
             s.wake_writer();

@@ -211,15 +211,7 @@ async fn dropping_a_stream_with_unread_data_returns_the_connection_window() {
         loop {
             let queued: usize = {
                 let s = client.shared.borrow();
-                s.slots.get(&abandoned.id()).map_or(0, |slot| {
-                    slot.events
-                        .iter()
-                        .map(|e| match e {
-                            StreamEvent::Data { data, .. } => data.len(),
-                            _ => 0,
-                        })
-                        .sum()
-                })
+                s.slots.get(&abandoned.id()).map_or(0, Slot::unread_bytes)
             };
             if queued == 40 << 10 {
                 break;
