@@ -189,6 +189,9 @@ fn fill<D>(
         if !stage.is_empty() {
             out.encrypt(w, stage)?;
             stage.clear();
+            // The staged records may have filled the batch: look again before measuring
+            // the room left (an overfull batch has none, and `BATCH - used` would underflow).
+            continue;
         }
         let room = BATCH - out.used;
         let take = if rest.len() <= room {
