@@ -22,7 +22,9 @@ use crate::proto::h2::{Config as H2Config, Keepalive, Role};
 use crate::tls::Identity;
 use crate::tunnel::{TlsTransport, Tunnel};
 use forward::Context;
+use futures_util::FutureExt;
 use rustls::pki_types::ServerName;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -192,7 +194,15 @@ async fn tunnel_loop(cfg: Arc<ConnectorConfig>, live: Arc<Live>, index: usize) {
         match dial(&cfg).await {
             Ok(transport) => {
                 tracing::info!(tunnel = index, relay = %cfg.relay, "tunnel connected");
-                let why = serve(&cfg, &ctx, &drain, transport).await;
+                // A panic while serving is a bug, but it must cost one tunnel connection,
+                // not this thread's tunnel for good: log it and dial again.
+                let served = AssertUnwindSafe(serve(&cfg, &ctx, &drain, transport))
+                    .catch_unwind()
+                    .await;
+                let why = match served {
+                    Ok(why) => why.to_string(),
+                    Err(panic) => format!("panicked (a bug): {}", panic_text(&*panic)),
+                };
                 if drain.requested.get() {
                     tracing::info!(tunnel = index, "tunnel drained: {why}");
                     return;
@@ -207,6 +217,17 @@ async fn tunnel_loop(cfg: Arc<ConnectorConfig>, live: Arc<Live>, index: usize) {
         let wait = backoff.next_delay();
         tracing::info!(tunnel = index, "reconnecting in {wait:?}");
         compio::time::sleep(wait).await;
+    }
+}
+
+/// The message of a caught panic, when it is text.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "no message"
     }
 }
 

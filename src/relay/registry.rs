@@ -232,6 +232,13 @@ impl Registry {
             thread: std::thread::current().id(),
             jobs: tx,
         });
+        // Leaves the routing tables however this future ends: normally, dropped, or by a
+        // panic in the tunnel's tasks. A dead tunnel left registered would swallow streams.
+        let _registered = Registered {
+            registry: self,
+            key,
+            id,
+        };
         let jobs = async {
             while let Some(job) = rx.next().await {
                 let job = match job {
@@ -261,8 +268,6 @@ impl Registry {
             futures_util::future::Either::Left((why, _)) => why,
             futures_util::future::Either::Right(((), run)) => run.await,
         };
-        self.remove(&key, id);
-        LOCAL_TUNNELS.with(|t| t.borrow_mut().remove(&id));
         why
     }
 
@@ -425,6 +430,25 @@ async fn bridge(
         }
     };
     futures_util::join!(upload, download);
+}
+
+/// A tunnel's place in the routing tables, given up on drop (see [`Registry::serve_tunnel`]).
+struct Registered<'a> {
+    registry: &'a Registry,
+    key: (String, String),
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.registry.remove(&self.key, self.id);
+        // `try_`: a drop while unwinding must not panic on a borrow held by the panicking code.
+        let _ = LOCAL_TUNNELS.try_with(|t| {
+            if let Ok(mut t) = t.try_borrow_mut() {
+                t.remove(&self.id);
+            }
+        });
+    }
 }
 
 #[cfg(test)]

@@ -211,3 +211,37 @@ fn evicted_tunnels_leave_the_registry_and_get_goaway() {
         assert!(ended.is_ok(), "{ended:?}");
     });
 }
+
+/// A tunnel whose driving task panics leaves the routing tables, so later requests get "no
+/// connector" at once instead of a stream on a connection nobody drives.
+#[test]
+fn a_tunnel_that_panics_leaves_the_registry() {
+    let rt = compio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let registry = Arc::new(Registry::default());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (c, _s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
+        let serving = registry.clone();
+        let task = compio::runtime::spawn(async move {
+            let identity = Identity {
+                tenant: TENANT.into(),
+                location: LOCATION.into(),
+            };
+            let transport = crate::tunnel::tests::PanickingTransport {
+                sock: c.expect("connect"),
+                after: Duration::from_millis(50),
+            };
+            let client = Tunnel::new(Role::Client, Config::default());
+            serving.serve_tunnel(&identity, client, transport).await
+        });
+        while registry.count(TENANT, LOCATION) == 0 {
+            compio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(task.await.is_err(), "the tunnel's task panicked");
+        assert_eq!(registry.count(TENANT, LOCATION), 0);
+        assert_eq!(LOCAL_TUNNELS.with(|t| t.borrow().len()), 0);
+        let open = registry.open(TENANT, LOCATION, connect_head(), false).await;
+        assert!(matches!(open, Err(RouteError::NoConnector { .. })));
+    });
+}

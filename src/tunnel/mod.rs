@@ -48,6 +48,9 @@ pub enum TunnelError {
     PeerClosed,
     /// The connection finished after GOAWAY and drained.
     Drained,
+    /// The task driving the tunnel stopped before the tunnel ended: it panicked (a bug) or
+    /// its future was dropped. The streams still open fail with this instead of waiting forever.
+    Abandoned,
 }
 
 impl fmt::Display for TunnelError {
@@ -57,6 +60,9 @@ impl fmt::Display for TunnelError {
             TunnelError::Transport(e) => write!(f, "tunnel transport: {e}"),
             TunnelError::PeerClosed => f.write_str("tunnel closed by the peer"),
             TunnelError::Drained => f.write_str("tunnel drained after GOAWAY"),
+            TunnelError::Abandoned => {
+                f.write_str("tunnel abandoned: the task driving it stopped (panic or cancellation)")
+            }
         }
     }
 }
@@ -155,6 +161,20 @@ impl Shared {
     }
 }
 
+/// Closes the tunnel with [`TunnelError::Abandoned`] unless it has closed already.
+struct CloseOnDrop<'a>(&'a Tunnel);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        // `try_`: never panic while unwinding, even if a borrow were somehow still held.
+        if let Ok(mut s) = self.0.shared.try_borrow_mut() {
+            if s.closed.is_none() {
+                s.close(TunnelError::Abandoned);
+            }
+        }
+    }
+}
+
 /// A handle on one tunnel connection (cheap to clone, same thread only).
 #[derive(Clone)]
 pub struct Tunnel {
@@ -183,6 +203,9 @@ impl Tunnel {
 
     /// Drives the connection over `transport` until it ends; returns why.
     pub async fn run<T: Transport>(&self, transport: T) -> TunnelError {
+        // Whatever stops this future early (a panic below, or the caller dropping it) must
+        // not leave streams and door tasks waiting on a connection nobody drives any more.
+        let _abandoned = CloseOnDrop(self);
         let (reader, writer) = transport.split();
         use futures_util::future::{select, Either};
         let read = std::pin::pin!(self.read_loop(reader));
@@ -450,4 +473,4 @@ impl Tunnel {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

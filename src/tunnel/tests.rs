@@ -232,3 +232,92 @@ async fn dropping_a_stream_with_unread_data_returns_the_connection_window() {
     assert_eq!(status, 200);
     assert_eq!(body.len(), 40 << 10);
 }
+
+/// A transport whose reading half panics on its first read, after `after` (a stand-in for a
+/// bug anywhere in the tasks that drive a tunnel). Its writing half is plain TCP.
+pub(crate) struct PanickingTransport {
+    pub(crate) sock: TcpStream,
+    pub(crate) after: std::time::Duration,
+}
+
+pub(crate) struct PanickingRead(std::time::Duration);
+
+impl Transport for PanickingTransport {
+    type Read = PanickingRead;
+    type Write = TcpWrite;
+    fn split(self) -> (PanickingRead, TcpWrite) {
+        (PanickingRead(self.after), TcpTransport(self.sock).split().1)
+    }
+}
+
+impl TransportRead for PanickingRead {
+    async fn read(&mut self, _dst: &mut BytesMut) -> std::io::Result<usize> {
+        compio::time::sleep(self.0).await;
+        panic!("injected: the tunnel's read loop panics");
+    }
+}
+
+/// A panic in the task driving a tunnel fails the open streams instead of leaving them (and
+/// the door connections behind them) waiting forever, and the tunnel refuses new streams.
+#[compio::test]
+async fn a_panic_driving_the_tunnel_fails_its_streams() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (c, _s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
+    let client = Tunnel::new(Role::Client, Config::default());
+    let driver = client.clone();
+    let task = compio::runtime::spawn(async move {
+        // Late enough for the writer to send the preface and the HEADERS first.
+        let after = std::time::Duration::from_millis(20);
+        driver
+            .run(PanickingTransport {
+                sock: c.unwrap(),
+                after,
+            })
+            .await
+    });
+    let stream = client
+        .open(&RequestHead::new("GET", "http", "erp:80", "/"), true)
+        .unwrap();
+    assert!(task.await.is_err(), "the driving task panicked");
+    let ev = compio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await;
+    assert_eq!(
+        ev,
+        Ok(Some(StreamEvent::TunnelClosed(TunnelError::Abandoned))),
+        "the stream must fail, not wait"
+    );
+    assert!(!client.is_usable());
+    assert!(matches!(
+        client.open(&RequestHead::new("GET", "http", "erp:80", "/"), true),
+        Err(OpenError::Unavailable)
+    ));
+}
+
+/// Dropping the future that drives a tunnel (a caller's timeout, say) closes it the same way.
+#[compio::test]
+async fn dropping_the_driving_future_fails_its_streams() {
+    let (c, _s) = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        futures_util::join!(TcpStream::connect(addr), listener.accept())
+    };
+    let client = Tunnel::new(Role::Client, Config::default());
+    let stream = client
+        .open(&RequestHead::new("GET", "http", "erp:80", "/"), true)
+        .unwrap();
+    let ended = compio::time::timeout(
+        std::time::Duration::from_millis(20),
+        client.run(TcpTransport(c.unwrap())),
+    )
+    .await;
+    assert!(
+        ended.is_err(),
+        "the silent peer keeps the tunnel up until the timeout"
+    );
+    let ev = compio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await;
+    assert_eq!(
+        ev,
+        Ok(Some(StreamEvent::TunnelClosed(TunnelError::Abandoned))),
+        "the stream must fail, not wait"
+    );
+}
