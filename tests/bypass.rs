@@ -344,6 +344,7 @@ fn corpus_straight_into_the_connector() {
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(2),
             response: Duration::from_secs(5),
+            idle: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
         },
         backend_tls: None,
         io: IoMode::Auto,

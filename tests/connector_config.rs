@@ -74,6 +74,7 @@ fn relay(dir: &Path) -> Stack {
         limits: Default::default(),
         header_timeout: Duration::from_secs(5),
         response_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
         handshake_timeout: Duration::from_secs(5),
         keepalive: Duration::from_secs(2),
         threads: 1,

@@ -61,6 +61,7 @@ fn start_connector(pki: &Pki, relay: SocketAddr, map: &str) {
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(2),
             response: Duration::from_secs(5),
+            idle: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
         },
         backend_tls: None,
         io: IoMode::Auto,
@@ -184,6 +185,7 @@ fn relay_forgets_a_restarted_connector_and_routes_to_the_new_one() {
         limits: Default::default(),
         header_timeout: Duration::from_secs(5),
         response_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
         handshake_timeout: Duration::from_secs(5),
         keepalive: Duration::from_secs(1),
         threads: 2,

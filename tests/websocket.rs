@@ -287,6 +287,7 @@ fn stack() -> &'static Stack {
             limits: Default::default(),
             header_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
             handshake_timeout: Duration::from_secs(5),
             keepalive: Duration::from_secs(10),
             threads: 1,
@@ -346,6 +347,7 @@ fn stack() -> &'static Stack {
             timeouts: BackendTimeouts {
                 connect: Duration::from_secs(5),
                 response: BACKEND_RESPONSE_TIMEOUT,
+                idle: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
             },
             backend_tls: None,
             io: IoMode::Auto,

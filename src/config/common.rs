@@ -142,6 +142,27 @@ pub(crate) fn check_nonzero(r: &mut Reader, key: &str, value: u64, what: &str) {
     }
 }
 
+/// Default of `idle_timeout_secs`, relay and connector: ten minutes without a byte either way
+/// closes a spliced stream. Long enough for interactive sessions and pooled LDAP or database
+/// connections between uses; clients that must stay connected longer send keep-alives.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
+
+/// The largest number of seconds a timeout or interval may be set to (a year): far beyond any
+/// sensible setting, and small enough that no deadline computed from it overflows the clock.
+pub const MAX_SECS: u64 = 365 * 86_400;
+
+/// A number of seconds must be at least 1 and at most [`MAX_SECS`].
+pub(crate) fn check_secs(r: &mut Reader, key: &str, value: u64, what: &str) {
+    if value == 0 {
+        r.invalid(key, format!("{what} must be at least 1"));
+    } else if value > MAX_SECS {
+        r.invalid(
+            key,
+            format!("{what} is {value}; at most {MAX_SECS} (a year)"),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

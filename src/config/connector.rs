@@ -1,7 +1,9 @@
 //! The connector's configuration file: `[connector]` settings and `[[subaccount]]`s, each with
 //! its `[[subaccount.system]]`s and their `[[subaccount.system.resource]]`s.
 
-use super::common::{check_file, check_name, check_nonzero, host_port, AuditLevel, Io};
+use super::common::{
+    check_file, check_name, check_secs, host_port, AuditLevel, Io, DEFAULT_IDLE_TIMEOUT_SECS,
+};
 use super::error::{ConfigErrors, ConfigWarning, ErrorKind};
 use super::source::{index, join, Reader, SourceMap};
 use super::Options;
@@ -43,6 +45,10 @@ fn default_keepalive() -> u64 {
 fn default_connect_timeout() -> u64 {
     5
 }
+fn default_idle_timeout() -> u64 {
+    DEFAULT_IDLE_TIMEOUT_SECS
+}
+
 fn default_response_timeout() -> u64 {
     30
 }
@@ -77,6 +83,10 @@ pub struct ConnectorSettings {
     /// Seconds a backend may take to start its response.
     #[serde(default = "default_response_timeout")]
     pub response_timeout_secs: u64,
+    /// Seconds a spliced stream (TCP, WebSocket) may move no byte either way before the
+    /// connector closes the backend connection and resets the stream.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
     /// Streams the relay may open at once on one tunnel (HTTP/2 MAX_CONCURRENT_STREAMS); each
     /// holds a backend connection, so this bounds what one tunnel can make the connector hold.
     #[serde(default = "default_streams_per_tunnel")]
@@ -107,6 +117,11 @@ impl ConnectorSettings {
     /// `response_timeout_secs` as a duration.
     pub fn response_timeout(&self) -> Duration {
         Duration::from_secs(self.response_timeout_secs)
+    }
+
+    /// `idle_timeout_secs` as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
     }
 
     /// How long audit files are kept; `None` = forever.
@@ -282,23 +297,29 @@ fn check_settings(r: &mut Reader, s: &mut ConnectorSettings, opts: &Options) {
             t,
         );
     }
-    check_nonzero(
+    check_secs(
         r,
         "connector.keepalive_secs",
         s.keepalive_secs,
         "keepalive_secs",
     );
-    check_nonzero(
+    check_secs(
         r,
         "connector.connect_timeout_secs",
         s.connect_timeout_secs,
         "connect_timeout_secs",
     );
-    check_nonzero(
+    check_secs(
         r,
         "connector.response_timeout_secs",
         s.response_timeout_secs,
         "response_timeout_secs",
+    );
+    check_secs(
+        r,
+        "connector.idle_timeout_secs",
+        s.idle_timeout_secs,
+        "idle_timeout_secs",
     );
     if let Some(sys) = &s.syslog {
         if let Err(e) = host_port(&sys.address) {

@@ -23,7 +23,7 @@ pub mod source;
 #[cfg(test)]
 mod tests;
 
-pub use common::{AuditLevel, Io, ListenAddr};
+pub use common::{AuditLevel, Io, ListenAddr, DEFAULT_IDLE_TIMEOUT_SECS, MAX_SECS};
 pub use connector::{
     ConnectorFile, ConnectorSettings, Subaccount, Syslog, SyslogTransport,
     DEFAULT_STREAMS_PER_TUNNEL,

@@ -1,7 +1,10 @@
 //! The relay's configuration file: `[relay]` settings with its front doors and limits,
 //! `[[identity_provider]]`s and `[[tenant]]`s with their SOCKS5 `[[tenant.user]]`s.
 
-use super::common::{check_file, check_name, check_nonzero, AuditLevel, Io, ListenAddr};
+use super::common::{
+    check_file, check_name, check_nonzero, check_secs, AuditLevel, Io, ListenAddr,
+    DEFAULT_IDLE_TIMEOUT_SECS,
+};
 use super::connector::default_location;
 use super::error::{ConfigErrors, ConfigWarning, ErrorKind};
 use super::source::{index, join, Reader, SourceMap};
@@ -110,6 +113,9 @@ pub struct Limits {
     pub header_timeout_secs: u64,
     /// Seconds the connector side has to start a response (default 60).
     pub response_timeout_secs: u64,
+    /// Seconds a spliced stream (CONNECT, SOCKS5, WebSocket) may move no byte either way
+    /// before it is closed (default 600).
+    pub idle_timeout_secs: u64,
     /// Seconds a connector has for the TLS handshake (default 10).
     pub handshake_timeout_secs: u64,
     /// Seconds a SOCKS5 caller has for its handshake (default 10).
@@ -127,6 +133,7 @@ impl Default for Limits {
             header_bytes: 65536,
             header_timeout_secs: 30,
             response_timeout_secs: 60,
+            idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
             handshake_timeout_secs: 10,
             socks_handshake_timeout_secs: 10,
             keepalive_secs: 10,
@@ -143,6 +150,10 @@ impl Limits {
     /// `response_timeout_secs` as a duration.
     pub fn response_timeout(&self) -> Duration {
         Duration::from_secs(self.response_timeout_secs)
+    }
+    /// `idle_timeout_secs` as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
     }
     /// `handshake_timeout_secs` as a duration.
     pub fn handshake_timeout(&self) -> Duration {

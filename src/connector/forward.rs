@@ -9,6 +9,7 @@
 use super::pool::Pool;
 use super::Live;
 use crate::audit::EventKind;
+use crate::io::idle::{IdleDeadline, SpliceEnd};
 use crate::policy::{Admitted, HttpRequest};
 use crate::proto::h2::{field, RequestHead, ResponseHead};
 use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits, Method};
@@ -17,6 +18,7 @@ use crate::tunnel::{StreamEvent, StreamHandle};
 use crate::tunnel::{TransportRead, TransportWrite};
 use bytes::{Bytes, BytesMut};
 use compio::net::TcpStream;
+use futures_util::future::{select, Either};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,6 +30,8 @@ pub struct BackendTimeouts {
     pub connect: Duration,
     /// From the end of the request to the response head.
     pub response: Duration,
+    /// A spliced stream (TCP, WebSocket) moving no byte either way for this long is closed.
+    pub idle: Duration,
 }
 
 /// Everything a stream handler needs; one per thread and subaccount.
@@ -153,16 +157,21 @@ pub async fn serve(
         answer(&stream, 503, AUDIT_UNAVAILABLE).await;
         return super::record::finish(&audit, ev, &stream, started);
     }
-    if head.is_connect() {
-        tunnel_tcp(&ctx, &stream, &admitted).await;
+    let spliced = if head.is_connect() {
+        tunnel_tcp(&ctx, &stream, &admitted).await
     } else if head.protocol.as_deref() == Some(&b"websocket"[..]) {
-        super::websocket::forward(&ctx, &stream, head, end_stream, &admitted).await;
+        super::websocket::forward(&ctx, &stream, head, end_stream, &admitted).await
     } else if head.protocol.is_some() || &head.method[..] == b"CONNECT" {
         // Extended CONNECT for a protocol other than WebSocket passed the whitelist, but no
         // translation towards an HTTP/1.1 backend exists for it.
         answer(&stream, 501, "only the websocket protocol is forwarded\n").await;
+        None
     } else {
         forward_http(&ctx, &stream, head, end_stream, &admitted).await;
+        None
+    };
+    if spliced == Some(SpliceEnd::Idle) {
+        super::record::closed_idle(&mut ev, ctx.timeouts.idle);
     }
     super::record::finish(&audit, ev, &stream, started);
 }
@@ -238,31 +247,44 @@ pub(super) async fn connect(ctx: &Context, admitted: &Admitted) -> Result<Backen
     })
 }
 
-async fn tunnel_tcp(ctx: &Context, stream: &StreamHandle, admitted: &Admitted) {
+/// Serves an admitted CONNECT stream; says how its splice ended, if it got that far.
+async fn tunnel_tcp(
+    ctx: &Context,
+    stream: &StreamHandle,
+    admitted: &Admitted,
+) -> Option<SpliceEnd> {
     let backend = match connect(ctx, admitted).await {
         Ok(s) => s,
-        Err(e) => return answer(stream, 502, &format!("backend unreachable: {e}\n")).await,
+        Err(e) => {
+            answer(stream, 502, &format!("backend unreachable: {e}\n")).await;
+            return None;
+        }
     };
-    if stream
-        .send_response(&ResponseHead::new(200), false)
-        .is_err()
-    {
-        return;
-    }
-    splice(stream, backend, BytesMut::new()).await;
+    stream.send_response(&ResponseHead::new(200), false).ok()?;
+    Some(splice(stream, backend, BytesMut::new(), ctx.timeouts.idle).await)
 }
 
-/// Moves bytes between an answered stream and its backend until both directions have ended:
-/// a CONNECT tunnel, or a WebSocket after its handshake. `early` holds backend bytes already
-/// read (they go first).
-pub(super) async fn splice(stream: &StreamHandle, backend: BackendConn, early: BytesMut) {
+/// Moves bytes between an answered stream and its backend until both directions have ended,
+/// or until nothing has moved either way for `idle_limit` (then the stream is reset with
+/// CANCEL and the backend connection closed): a CONNECT tunnel, or a WebSocket after its
+/// handshake. `early` holds backend bytes already read (they go first).
+pub(super) async fn splice(
+    stream: &StreamHandle,
+    backend: BackendConn,
+    early: BytesMut,
+    idle_limit: Duration,
+) -> SpliceEnd {
     let BackendConn { mut rd, mut wr } = backend;
+    let idle = IdleDeadline::new(idle_limit);
     let upstream = async {
         // Tunnel → backend. Ends on END_STREAM (half-close) or a reset.
         while let Some(ev) = stream.next().await {
             match ev {
                 StreamEvent::Data { data, end_stream } => {
                     let n = data.len();
+                    if n > 0 {
+                        idle.touch();
+                    }
                     if !data.is_empty() && wr.write(&[data]).await.is_err() {
                         stream.reset(Reason::CONNECT_ERROR);
                         return false;
@@ -288,6 +310,7 @@ pub(super) async fn splice(stream: &StreamHandle, backend: BackendConn, early: B
             match rd.read(&mut buf).await {
                 Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),
                 Ok(_) => {
+                    idle.touch();
                     let chunk = buf.split().freeze();
                     if stream.send_data(chunk, false).await.is_err() {
                         return false;
@@ -300,14 +323,32 @@ pub(super) async fn splice(stream: &StreamHandle, backend: BackendConn, early: B
             }
         }
     };
-    let up = std::pin::pin!(upstream);
-    let down = std::pin::pin!(downstream);
-    // A clean half-close in one direction leaves the other running (TCP semantics). A reset
-    // or an error ends both: dropping the other half closes the backend socket at once.
-    match futures_util::future::select(up, down).await {
-        futures_util::future::Either::Left((true, down)) => drop(down.await),
-        futures_util::future::Either::Right((true, up)) => drop(up.await),
-        _ => {}
+    let both = async {
+        let up = std::pin::pin!(upstream);
+        let down = std::pin::pin!(downstream);
+        // A clean half-close in one direction leaves the other running (TCP semantics). A
+        // reset or an error ends both: dropping the other half closes the backend socket.
+        let clean = match select(up, down).await {
+            Either::Left((true, down)) => down.await,
+            Either::Right((true, up)) => up.await,
+            _ => false,
+        };
+        if clean {
+            SpliceEnd::Finished
+        } else {
+            SpliceEnd::Broken
+        }
+    };
+    let both = std::pin::pin!(both);
+    let expired = std::pin::pin!(idle.expired());
+    match select(both, expired).await {
+        Either::Left((end, _)) => end,
+        Either::Right(((), _)) => {
+            // Dropping `both` closes the backend socket; the relay hears of it by the reset.
+            stream.reset(Reason::CANCEL);
+            tracing::info!("spliced stream closed: no byte either way for {idle_limit:?}");
+            SpliceEnd::Idle
+        }
     }
 }
 

@@ -75,6 +75,17 @@ pub(super) fn admitted(ev: &mut Option<Event>, admitted: &Admitted) {
     }
 }
 
+/// The splice moved no byte for `limit` and was closed: said in the record's detail, after
+/// the rule, so the trail explains a connection the connector ended.
+pub(super) fn closed_idle(ev: &mut Option<Event>, limit: std::time::Duration) {
+    let Some(ev) = ev else { return };
+    let note = format!("closed after {limit:?} without traffic");
+    ev.detail = Some(match ev.detail.take() {
+        Some(d) => format!("{d}; {note}"),
+        None => note,
+    });
+}
+
 /// The sink could not take records: the request was refused with 503.
 pub(super) fn unavailable(ev: &mut Option<Event>) {
     let Some(ev) = ev else { return };
@@ -99,5 +110,31 @@ pub(super) fn finish(
     ev.duration = started.elapsed();
     if let Err(e) = audit.record(ev, SystemTime::now()) {
         tracing::error!("audit record lost: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_idle_close_is_noted_after_the_rule() {
+        let mut ev = Some(Event::new(EventKind::Request, "acme", "default"));
+        closed_idle(&mut ev, Duration::from_secs(600));
+        assert_eq!(
+            ev.as_ref().and_then(|e| e.detail.as_deref()),
+            Some("closed after 600s without traffic")
+        );
+        if let Some(e) = ev.as_mut() {
+            e.detail = Some("rule prefix /".into());
+        }
+        closed_idle(&mut ev, Duration::from_millis(1500));
+        assert_eq!(
+            ev.and_then(|e| e.detail),
+            Some("rule prefix /; closed after 1.5s without traffic".into())
+        );
+        // No record (the sink wants none): nothing to note, no panic.
+        closed_idle(&mut None, Duration::from_secs(1));
     }
 }

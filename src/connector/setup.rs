@@ -217,6 +217,7 @@ pub fn configs_from_file(
             timeouts: BackendTimeouts {
                 connect: file.connector.connect_timeout(),
                 response: file.connector.response_timeout(),
+                idle: file.connector.idle_timeout(),
             },
             backend_tls: backend_tls.clone(),
             io: file.connector.io.into(),
@@ -339,7 +340,8 @@ fn apply(
         (
             "connector timeouts",
             c.connect_timeout_secs != n.connect_timeout_secs
-                || c.response_timeout_secs != n.response_timeout_secs,
+                || c.response_timeout_secs != n.response_timeout_secs
+                || c.idle_timeout_secs != n.idle_timeout_secs,
         ),
         (
             "connector.streams_per_tunnel",

@@ -15,6 +15,7 @@
 use super::forward::{
     answer, backend_fields, connect, relay_response, splice, BackendConn, Context, READ_CHUNK,
 };
+use crate::io::idle::SpliceEnd;
 use crate::policy::Admitted;
 use crate::proto::h2::{RequestHead, ResponseHead};
 use crate::proto::hpack::Field;
@@ -32,22 +33,25 @@ enum Handshake {
     Failed,
 }
 
-/// Serves an admitted WebSocket stream to the end.
+/// Serves an admitted WebSocket stream to the end; says how its splice ended, if it got
+/// that far.
 pub(super) async fn forward(
     ctx: &Context,
     stream: &StreamHandle,
     head: RequestHead,
     end_stream: bool,
     admitted: &Admitted,
-) {
+) -> Option<SpliceEnd> {
     if end_stream {
         // RFC 8441 §4: the stream stays open for the frames; END_STREAM on the head is a
         // client that will never send any.
         let text = "a websocket stream must stay open after its head (END_STREAM set)\n";
-        return answer(stream, 400, text).await;
+        answer(stream, 400, text).await;
+        return None;
     }
     let Some(path) = admitted.path() else {
-        return answer(stream, 500, "admitted without a path\n").await;
+        answer(stream, 500, "admitted without a path\n").await;
+        return None;
     };
     // The handshake as RFC 6455 §4.1 has it; the `sec-websocket-*` fields travel as the
     // client sent them (the backend computes the accept value from the key).
@@ -72,15 +76,20 @@ pub(super) async fn forward(
         BodyKind::Empty,
         &mut out,
     ) {
-        return answer(stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
+        answer(stream, 400, &format!("request cannot be forwarded: {e}\n")).await;
+        return None;
     }
     // Only a request that can be written opens a backend connection.
     let mut backend = match connect(ctx, admitted).await {
         Ok(b) => b,
-        Err(e) => return answer(stream, 502, &format!("backend unreachable: {e}\n")).await,
+        Err(e) => {
+            answer(stream, 502, &format!("backend unreachable: {e}\n")).await;
+            return None;
+        }
     };
     if let Err(e) = backend.wr.write(&[out.freeze()]).await {
-        return answer(stream, 502, &format!("backend reset: {e}\n")).await;
+        answer(stream, 502, &format!("backend reset: {e}\n")).await;
+        return None;
     }
     let deadline = ctx.timeouts.response;
     let handshake =
@@ -89,19 +98,20 @@ pub(super) async fn forward(
             Err(_) => {
                 let text =
                     format!("backend did not answer the websocket upgrade within {deadline:?}\n");
-                return answer(stream, 504, &text).await;
+                answer(stream, 504, &text).await;
+                return None;
             }
         };
     match handshake {
         Handshake::Switched(resp, early) => {
-            if stream.send_response(&accepted(&resp), false).is_ok() {
-                splice(stream, backend, early).await;
-            }
+            stream.send_response(&accepted(&resp), false).ok()?;
+            Some(splice(stream, backend, early, ctx.timeouts.idle).await)
         }
         Handshake::Refused(buf) => {
             relay_response(ctx, stream, backend, buf, admitted, None, false).await;
+            None
         }
-        Handshake::Failed => {}
+        Handshake::Failed => None,
     }
 }
 

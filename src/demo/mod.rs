@@ -56,6 +56,10 @@ pub struct StackOptions {
     pub relay_threads: usize,
     /// Backend response timeout at the connector.
     pub backend_timeout: Duration,
+    /// How long a spliced stream may stay quiet at the relay (its `idle_timeout_secs`).
+    pub relay_idle_timeout: Duration,
+    /// How long a spliced stream may stay quiet at the connector.
+    pub connector_idle_timeout: Duration,
     /// More systems, `virtual:port=internal:port[/proto]`; TLS backends must present a
     /// certificate from the stack's own CA (`Stack::pki_dir`).
     pub extra_maps: Vec<String>,
@@ -73,6 +77,8 @@ impl Default for StackOptions {
             tunnels: 2,
             relay_threads: 0,
             backend_timeout: Duration::from_secs(30),
+            relay_idle_timeout: Duration::from_secs(crate::config::DEFAULT_IDLE_TIMEOUT_SECS),
+            connector_idle_timeout: Duration::from_secs(crate::config::DEFAULT_IDLE_TIMEOUT_SECS),
             erp_resources: None,
             extra_maps: Vec::new(),
             extra_systems: Vec::new(),
@@ -183,6 +189,7 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
         limits: Default::default(),
         header_timeout: Duration::from_secs(30),
         response_timeout: Duration::from_secs(60),
+        idle_timeout: opts.relay_idle_timeout,
         handshake_timeout: Duration::from_secs(10),
         keepalive: Duration::from_secs(10),
         threads,
@@ -233,6 +240,7 @@ pub fn start(opts: &StackOptions) -> Result<Stack, String> {
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),
             response: opts.backend_timeout,
+            idle: opts.connector_idle_timeout,
         },
         backend_tls: Some(
             crate::tls::backend_client_config(Some(&file("ca.pem")))

@@ -1,5 +1,6 @@
 //! I/O glue: compio runtimes and TLS over compio sockets.
 //!
+//! * [`idle`] closes spliced streams that have been quiet for too long.
 //! * [`runtime`] picks the I/O backend (io_uring, or epoll when io_uring is blocked or missing),
 //!   says clearly why io_uring could not be used, and runs one runtime per OS thread.
 //! * [`signals`] lets the supervising thread wait for SIGHUP (configuration reload).
@@ -14,6 +15,7 @@
 //! carry a `// SAFETY:` comment.
 #![allow(unsafe_code)]
 
+pub mod idle;
 pub mod runtime;
 pub mod signals;
 pub mod tls;

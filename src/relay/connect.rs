@@ -2,11 +2,14 @@
 //! moving bytes both ways between the client socket and the tunnel stream with half-close.
 
 use super::stream::{Outbound, StreamEvents, TunnelStream};
+use crate::io::idle::IdleDeadline;
+pub use crate::io::idle::SpliceEnd;
 use crate::tunnel::StreamEvent;
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
+use futures_util::future::{select, Either};
 use std::time::Duration;
 
 const READ_CHUNK: usize = 64 << 10;
@@ -67,20 +70,26 @@ pub async fn await_answer(events: &mut StreamEvents, timeout: Duration) -> Conne
 }
 
 /// Moves bytes between the client (`rd`/`wr`) and an open CONNECT stream until both
-/// directions have ended. `pending` holds bytes the client sent ahead (they go first).
+/// directions have ended, or until nothing has moved either way for `idle_limit`.
+/// `pending` holds bytes the client sent ahead (they go first); `peer` names the client in
+/// the log line of an idle close.
 ///
 /// A clean half-close in one direction leaves the other running (TCP semantics); a failure
-/// in either ends both, closing the client socket.
+/// in either ends both, closing the client socket. Whatever ends the splice early drops the
+/// stream unfinished, which resets it (CANCEL) towards the connector and its backend.
 pub async fn splice(
     rd: &mut TcpStream,
     wr: &mut TcpStream,
     pending: &mut BytesMut,
     stream: TunnelStream,
-) {
+    idle_limit: Duration,
+    peer: &str,
+) -> SpliceEnd {
     let TunnelStream {
         mut to_tunnel,
         mut events,
     } = stream;
+    let idle = IdleDeadline::new(idle_limit);
     let up = async {
         if !pending.is_empty() {
             let first = pending.split().freeze();
@@ -101,6 +110,7 @@ pub async fn splice(
                         .is_ok();
                 }
                 Ok(_) => {
+                    idle.touch();
                     let chunk = pending.split().freeze();
                     if to_tunnel.send(Outbound::Data(chunk, false)).await.is_err() {
                         return false;
@@ -120,6 +130,7 @@ pub async fn splice(
             match ev {
                 StreamEvent::Data { data, end_stream } => {
                     if !data.is_empty() {
+                        idle.touch();
                         let BufResult(r, _) = wr.write_all(data).await;
                         if r.is_err() {
                             return false;
@@ -135,11 +146,27 @@ pub async fn splice(
         }
         false
     };
-    let up = std::pin::pin!(up);
-    let down = std::pin::pin!(down);
-    match futures_util::future::select(down, up).await {
-        futures_util::future::Either::Left((true, up)) => drop(up.await),
-        futures_util::future::Either::Right((true, down)) => drop(down.await),
-        _ => {}
+    let both = async {
+        let up = std::pin::pin!(up);
+        let down = std::pin::pin!(down);
+        let clean = match select(down, up).await {
+            Either::Left((true, up)) => up.await,
+            Either::Right((true, down)) => down.await,
+            _ => false,
+        };
+        if clean {
+            SpliceEnd::Finished
+        } else {
+            SpliceEnd::Broken
+        }
+    };
+    let both = std::pin::pin!(both);
+    let expired = std::pin::pin!(idle.expired());
+    match select(both, expired).await {
+        Either::Left((end, _)) => end,
+        Either::Right(((), _)) => {
+            tracing::info!(%peer, "spliced stream closed: no byte either way for {idle_limit:?}");
+            SpliceEnd::Idle
+        }
     }
 }

@@ -86,6 +86,7 @@ pub fn relay_config_from_file(file: &RelayFile) -> Result<RelayFromFile, ConfigE
             limits,
             header_timeout: s.limits.header_timeout(),
             response_timeout: s.limits.response_timeout(),
+            idle_timeout: s.limits.idle_timeout(),
             handshake_timeout: s.limits.handshake_timeout(),
             keepalive: s.limits.keepalive(),
             threads,

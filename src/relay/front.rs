@@ -48,7 +48,7 @@ pub(super) struct Client {
     /// Bytes read and not yet consumed.
     pub(super) buf: BytesMut,
     /// The caller's address, for audit records.
-    peer: String,
+    pub(super) peer: String,
 }
 
 impl Client {
@@ -656,8 +656,8 @@ async fn proxy_connect(
     {
         return;
     }
-    let Client { rd, wr, buf, .. } = c;
-    connect::splice(rd, wr, buf, stream).await;
+    let Client { rd, wr, buf, peer } = c;
+    connect::splice(rd, wr, buf, stream, cfg.idle_timeout, peer).await;
 }
 
 #[cfg(test)]

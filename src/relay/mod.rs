@@ -53,6 +53,9 @@ pub struct RelayConfig {
     pub header_timeout: Duration,
     /// How long the relay waits for the response head through the tunnel.
     pub response_timeout: Duration,
+    /// How long a spliced stream (CONNECT, SOCKS5, WebSocket) may move no byte either way
+    /// before the relay closes the client socket and resets the stream.
+    pub idle_timeout: Duration,
     /// TLS handshake deadline for connectors.
     pub handshake_timeout: Duration,
     /// Keep-alive PING interval towards connectors.

@@ -95,8 +95,8 @@ pub(super) async fn proxy(
     if !c.send(out.freeze()).await {
         return;
     }
-    let Client { rd, wr, buf, .. } = c;
-    connect::splice(rd, wr, buf, stream).await;
+    let Client { rd, wr, buf, peer } = c;
+    connect::splice(rd, wr, buf, stream, cfg.idle_timeout, peer).await;
 }
 
 #[cfg(test)]

@@ -98,6 +98,7 @@ pub fn run(a: Args) -> Result<(), String> {
         timeouts: BackendTimeouts {
             connect: Duration::from_secs(5),
             response: Duration::from_secs(30),
+            idle: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
         },
         backend_tls,
         io: a.io,

@@ -96,6 +96,7 @@ pub fn run(a: Args) -> Result<(), String> {
         limits: Default::default(),
         header_timeout: Duration::from_secs(30),
         response_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(sallyport::config::DEFAULT_IDLE_TIMEOUT_SECS),
         handshake_timeout: Duration::from_secs(10),
         keepalive: Duration::from_secs(a.keepalive_secs),
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),

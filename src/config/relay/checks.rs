@@ -1,8 +1,8 @@
 //! Semantic checks of a relay file, after its schema was read.
 
 use super::{
-    check_file, check_name, check_nonzero, join, FrontDoor, IdentityProvider, Options, Reader,
-    RelaySettings, Seen, Tenant, MAX_CLOCK_SKEW_SECS, MAX_THREADS,
+    check_file, check_name, check_nonzero, check_secs, join, FrontDoor, IdentityProvider, Options,
+    Reader, RelaySettings, Seen, Tenant, MAX_CLOCK_SKEW_SECS, MAX_THREADS,
 };
 use crate::config::source::index;
 use crate::config::AuditLevel;
@@ -66,6 +66,7 @@ pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
     let times = [
         ("header_timeout_secs", l.header_timeout_secs),
         ("response_timeout_secs", l.response_timeout_secs),
+        ("idle_timeout_secs", l.idle_timeout_secs),
         ("handshake_timeout_secs", l.handshake_timeout_secs),
         (
             "socks_handshake_timeout_secs",
@@ -74,7 +75,7 @@ pub(super) fn settings(r: &mut Reader, s: &mut RelaySettings, opts: &Options) {
         ("keepalive_secs", l.keepalive_secs),
     ];
     for (name, v) in times {
-        check_nonzero(r, &format!("relay.limits.{name}"), v, name);
+        check_secs(r, &format!("relay.limits.{name}"), v, name);
     }
     if l.header_bytes < l.request_line_bytes {
         r.invalid(

@@ -54,6 +54,10 @@ fn minimal_file_gets_defaults_and_absolute_paths() {
         c.connector.response_timeout(),
         std::time::Duration::from_secs(30)
     );
+    assert_eq!(
+        c.connector.idle_timeout(),
+        std::time::Duration::from_secs(600)
+    );
     assert_eq!(c.connector.audit_retention(), None);
     assert_eq!(s.systems[0].resources[0].path, "/api");
     assert_eq!(
@@ -209,12 +213,15 @@ fn relay_name_defaults_and_is_checked() {
 fn zero_timeouts_and_bad_syslog_address_are_refused() {
     let text = GOOD.replace(
         "audit_dir = \"audit\"",
-        "audit_dir = \"audit\"\nconnect_timeout_secs = 0\n[connector.syslog]\naddress = \"collector\"\ntransport = \"udp\"",
+        "audit_dir = \"audit\"\nconnect_timeout_secs = 0\nidle_timeout_secs = 18446744073709551615\n[connector.syslog]\naddress = \"collector\"\ntransport = \"udp\"",
     );
     let errs = errors(&text);
     assert!(error_at(&errs, "connector.connect_timeout_secs")
         .message
         .contains("at least 1"));
+    // A deadline that far out would overflow the clock when armed.
+    let e = error_at(&errs, "connector.idle_timeout_secs");
+    assert!(e.message.contains("at most 31536000"), "{e}");
     let e = error_at(&errs, "connector.syslog.address");
     assert!(e.message.contains("no port"), "{e}");
     assert_eq!(e.line, line_of(&text, "collector"));

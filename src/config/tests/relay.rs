@@ -50,6 +50,10 @@ fn minimal_file_gets_defaults() {
     assert_eq!(r.relay.ca, Path::new("/srv/pki/ca.pem"));
     assert_eq!(r.relay.tunnel_listen.to_string(), "0.0.0.0:20001");
     assert_eq!(r.relay.limits, Limits::default());
+    assert_eq!(
+        r.relay.limits.idle_timeout(),
+        std::time::Duration::from_secs(600)
+    );
     assert!(r.relay.http_proxy.is_none());
     assert_eq!(
         r.relay.socks5.as_ref().unwrap().listen.to_string(),
@@ -254,7 +258,7 @@ fn limits_are_checked_independently_of_the_relay_table() {
     let text = good()
         .replace(
             "[relay.socks5]",
-            "[relay.limits]\nheader_bytes = 100\nkeepalive_secs = 0\n\n[relay.socks5]",
+            "[relay.limits]\nheader_bytes = 100\nkeepalive_secs = 0\nidle_timeout_secs = 40000000\n\n[relay.socks5]",
         )
         .replace(
             "cert = \"pki/relay.pem\"",
@@ -267,6 +271,9 @@ fn limits_are_checked_independently_of_the_relay_table() {
     assert!(error_at(&errs, "relay.limits.keepalive_secs")
         .message
         .contains("at least 1"));
+    assert!(error_at(&errs, "relay.limits.idle_timeout_secs")
+        .message
+        .contains("at most 31536000 (a year)"));
     assert!(error_at(&errs, "relay.threads")
         .message
         .contains("at most 1024"));

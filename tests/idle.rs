@@ -1,0 +1,84 @@
+//! Idle deadlines on spliced streams: a SOCKS5 or CONNECT stream that moves no byte either way
+//! for `idle_timeout_secs` is closed, at the relay or at the connector, whichever limit is
+//! shorter; traffic in either direction keeps it open.
+
+use sallyport::demo::{self, socks, StackOptions};
+use sallyport::proto::socks5::Address;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// The short limit under test; the other side keeps the default (ten minutes).
+const LIMIT: Duration = Duration::from_millis(1500);
+/// Pause between echoes while the stream must stay open: far below the limit, so only a
+/// stall of over a second on the test machine could close it early.
+const TICK: Duration = Duration::from_millis(250);
+
+/// One byte out and its echo back.
+fn ping(sock: &mut TcpStream, i: u8) {
+    sock.write_all(&[i]).expect("send");
+    let mut b = [0u8; 1];
+    loop {
+        match sock.read(&mut b) {
+            Ok(1) => break,
+            Ok(_) => panic!("closed after {i} pings while traffic flowed"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("ping {i}: {e}"),
+        }
+    }
+    assert_eq!(b[0], i);
+}
+
+/// Keeps the stream busy for more than twice the limit, then goes quiet and waits for the
+/// close; returns how long the quiet lasted.
+fn busy_then_quiet(opts: StackOptions) -> Duration {
+    let stack = demo::start(&opts).expect("demo stack starts");
+    let target = Address::Domain("ldap.virtual".into());
+    let mut sock =
+        socks::open(stack.socks, socks::SocksAuth::Nothing, &target, 389).expect("SOCKS5");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let busy = Instant::now();
+    let mut i = 0u8;
+    while busy.elapsed() < 2 * LIMIT + Duration::from_millis(500) {
+        ping(&mut sock, i);
+        i = i.wrapping_add(1);
+        std::thread::sleep(TICK);
+    }
+    let quiet = Instant::now();
+    let mut b = [0u8; 16];
+    loop {
+        match sock.read(&mut b) {
+            Ok(0) => break,
+            Ok(n) => panic!("{n} unexpected bytes"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("waiting for the idle close: {e}"),
+        }
+    }
+    quiet.elapsed()
+}
+
+#[test]
+fn the_relay_closes_a_quiet_splice() {
+    let quiet = busy_then_quiet(StackOptions {
+        relay_idle_timeout: LIMIT,
+        ..StackOptions::default()
+    });
+    assert!(
+        quiet >= LIMIT - 2 * TICK,
+        "closed after only {quiet:?} of quiet"
+    );
+}
+
+#[test]
+fn the_connector_closes_a_quiet_splice() {
+    let quiet = busy_then_quiet(StackOptions {
+        connector_idle_timeout: LIMIT,
+        ..StackOptions::default()
+    });
+    assert!(
+        quiet >= LIMIT - 2 * TICK,
+        "closed after only {quiet:?} of quiet"
+    );
+}
