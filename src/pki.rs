@@ -308,6 +308,16 @@ pub fn add_connector(dir: &Path, identity: &Identity, force: bool) -> Result<Pki
     if !force {
         refuse_existing(&targets)?;
     }
+    // `force` renews this connector's certificate; it must never replace another connector's
+    // whose tenant and location join to the same file name (`a-b`/`c` and `a`/`b-c`).
+    if let Some(owner) = owner_of(&targets[0]) {
+        if owner != *identity {
+            return Err(PkiError::FileNameCollision {
+                path: targets[0].clone(),
+                identities: [owner, identity.clone()],
+            });
+        }
+    }
     let ca = load_issuer(dir)?;
     let now = now_unix()?;
     let to = (now + days(DEFAULT_LEAF_VALIDITY_DAYS)).min(ca.not_after);
@@ -315,6 +325,13 @@ pub fn add_connector(dir: &Path, identity: &Identity, force: bool) -> Result<Pki
     let planned = issue(dir, &stem, &params, &ca.issuer)?;
     ca.verify_client_cert(&planned[0].contents, &stem)?;
     write_files(dir, &planned, force)
+}
+
+/// The connector identity of the certificate in `pem`, if that file exists and holds one.
+/// Anything unreadable counts as no owner: `force` may replace it.
+fn owner_of(pem: &Path) -> Option<Identity> {
+    let certs = crate::tls::load_certs(pem).ok()?;
+    crate::tls::identity_from_certs(&certs).ok()
 }
 
 fn days(n: u32) -> i64 {

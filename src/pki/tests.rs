@@ -373,6 +373,24 @@ fn add_connector_reuses_the_ca() {
     assert!(!listing(&dir).iter().any(|n| n.ends_with(".tmp")));
 }
 
+/// `acme-x`/`lyon` and `acme`/`x-lyon` share a file name: `force` renews a connector's own
+/// certificate but never replaces the other's.
+#[test]
+fn add_connector_with_force_does_not_replace_another_connectors_files() {
+    let (_tmp, dir) = sample("collide");
+    let first = id("acme-x", "lyon");
+    let files = add_connector(&dir, &first, false).unwrap();
+    let before = std::fs::read(&files.written[0]).unwrap();
+    let err = add_connector(&dir, &id("acme", "x-lyon"), true).unwrap_err();
+    assert!(matches!(err, PkiError::FileNameCollision { .. }), "{err}");
+    assert!(err.to_string().contains("rename one"), "{err}");
+    assert_eq!(std::fs::read(&files.written[0]).unwrap(), before);
+    assert_eq!(
+        identity_from_certs(&[leaf(&files.written[0])]).unwrap(),
+        first
+    );
+}
+
 #[test]
 fn add_connector_refuses_a_broken_ca() {
     let (tmp, dir) = sample("brokenca");
