@@ -9,7 +9,7 @@
 use super::pool::Pool;
 use super::Live;
 use crate::audit::EventKind;
-use crate::io::idle::{IdleDeadline, SpliceEnd};
+use crate::io::idle::{drive, IdleDeadline, SpliceEnd};
 use crate::policy::{Admitted, HttpRequest};
 use crate::proto::h2::{field, RequestHead, ResponseHead};
 use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits, Method};
@@ -18,7 +18,6 @@ use crate::tunnel::{StreamEvent, StreamHandle};
 use crate::tunnel::{TransportRead, TransportWrite};
 use bytes::{Bytes, BytesMut};
 use compio::net::TcpStream;
-use futures_util::future::{select, Either};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -69,12 +68,24 @@ pub struct BackendConn {
 }
 
 impl BackendRead {
+    /// Waits until a read would not wait, lending no buffer meanwhile (see
+    /// [`crate::io::readable`]). TLS returns at once: its reader may hold decrypted bytes
+    /// already, which polling the socket would not see.
+    async fn readable(&self) {
+        if let BackendRead::Tcp(r) = self {
+            // On an error the read that follows reports it.
+            let _ = r.readable().await;
+        }
+    }
+
     /// Appends what arrives to `buf` (reserving room first); `Ok(0)` at the end.
     pub(super) async fn read(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
         buf.reserve(READ_CHUNK);
         match self {
             BackendRead::Tcp(r) => r.read(buf).await,
-            BackendRead::Tls(r) => TransportRead::read(r, buf).await,
+            // Boxed, as the TLS arms below: a TLS future is several times a plain one's size,
+            // and inline it would size every splice's task by it.
+            BackendRead::Tls(r) => Box::pin(TransportRead::read(r, buf)).await,
         }
     }
 }
@@ -83,7 +94,7 @@ impl BackendWrite {
     pub(super) async fn write(&mut self, chunks: &[Bytes]) -> std::io::Result<()> {
         match self {
             BackendWrite::Tcp(w) => w.write(chunks).await,
-            BackendWrite::Tls(w) => TransportWrite::write(w, chunks).await,
+            BackendWrite::Tls(w) => Box::pin(TransportWrite::write(w, chunks)).await,
         }
     }
 
@@ -91,7 +102,7 @@ impl BackendWrite {
     async fn close(&mut self) {
         match self {
             BackendWrite::Tcp(w) => w.close().await,
-            BackendWrite::Tls(w) => TransportWrite::close(w).await,
+            BackendWrite::Tls(w) => Box::pin(TransportWrite::close(w)).await,
         }
     }
 }
@@ -157,17 +168,22 @@ pub async fn serve(
         answer(&stream, 503, AUDIT_UNAVAILABLE).await;
         return super::record::finish(&audit, ev, &stream, started);
     }
+    // Each kind of stream runs boxed: the task is sized by its largest state, and a long
+    // idle TCP splice should not carry the HTTP path's (nor the reverse).
     let spliced = if head.is_connect() {
-        tunnel_tcp(&ctx, &stream, &admitted).await
+        Box::pin(tunnel_tcp(&ctx, &stream, &admitted)).await
     } else if head.protocol.as_deref() == Some(&b"websocket"[..]) {
-        super::websocket::forward(&ctx, &stream, head, end_stream, &admitted).await
+        Box::pin(super::websocket::forward(
+            &ctx, &stream, head, end_stream, &admitted,
+        ))
+        .await
     } else if head.protocol.is_some() || &head.method[..] == b"CONNECT" {
         // Extended CONNECT for a protocol other than WebSocket passed the whitelist, but no
         // translation towards an HTTP/1.1 backend exists for it.
         answer(&stream, 501, "only the websocket protocol is forwarded\n").await;
         None
     } else {
-        forward_http(&ctx, &stream, head, end_stream, &admitted).await;
+        Box::pin(forward_http(&ctx, &stream, head, end_stream, &admitted)).await;
         None
     };
     if spliced == Some(SpliceEnd::Idle) {
@@ -238,9 +254,16 @@ pub(super) async fn connect(ctx: &Context, admitted: &Admitted) -> Result<Backen
         .ok_or("no backend trust store is configured for TLS systems")?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| format!("'{host}' is not a valid TLS server name: {e}"))?;
-    let (r, w) = crate::io::tls::connect(tcp, cfg, name, ctx.timeouts.connect)
-        .await
-        .map_err(|e| format!("TLS to the backend failed: {e}"))?;
+    // Boxed: the handshake's state is large and only TLS systems need it; inline it would
+    // grow every stream's task, plain TCP ones included, for their whole life.
+    let (r, w) = Box::pin(crate::io::tls::connect(
+        tcp,
+        cfg,
+        name,
+        ctx.timeouts.connect,
+    ))
+    .await
+    .map_err(|e| format!("TLS to the backend failed: {e}"))?;
     Ok(BackendConn {
         rd: BackendRead::Tls(r),
         wr: BackendWrite::Tls(w),
@@ -268,6 +291,9 @@ async fn tunnel_tcp(
 /// or until nothing has moved either way for `idle_limit` (then the stream is reset with
 /// CANCEL and the backend connection closed): a CONNECT tunnel, or a WebSocket after its
 /// handshake. `early` holds backend bytes already read (they go first).
+///
+/// A clean half-close in one direction leaves the other running (TCP semantics); a reset or
+/// an error ends both, and the backend socket closes as this returns.
 pub(super) async fn splice(
     stream: &StreamHandle,
     backend: BackendConn,
@@ -276,80 +302,72 @@ pub(super) async fn splice(
 ) -> SpliceEnd {
     let BackendConn { mut rd, mut wr } = backend;
     let idle = IdleDeadline::new(idle_limit);
-    let upstream = async {
+    let end = drive(
         // Tunnel → backend. Ends on END_STREAM (half-close) or a reset.
-        while let Some(ev) = stream.next().await {
-            match ev {
-                StreamEvent::Data { data, end_stream } => {
-                    let n = data.len();
-                    if n > 0 {
-                        idle.touch();
+        std::pin::pin!(async {
+            while let Some(ev) = stream.next().await {
+                match ev {
+                    StreamEvent::Data { data, end_stream } => {
+                        let n = data.len();
+                        if n > 0 {
+                            idle.touch();
+                        }
+                        if !data.is_empty() && wr.write(&[data]).await.is_err() {
+                            stream.reset(Reason::CONNECT_ERROR);
+                            return false;
+                        }
+                        stream.release(n);
+                        if end_stream {
+                            wr.close().await;
+                            return true;
+                        }
                     }
-                    if !data.is_empty() && wr.write(&[data]).await.is_err() {
+                    _ => return false,
+                }
+            }
+            false
+        }),
+        // Backend → tunnel. Ends on backend EOF (END_STREAM) or error (reset).
+        std::pin::pin!(async {
+            let mut buf = early;
+            if !buf.is_empty() && stream.send_data(buf.split().freeze(), false).await.is_err() {
+                return false;
+            }
+            // Whether the last read drained the socket: then wait for the next bytes without a
+            // buffer, so a quiet backend connection holds none.
+            let mut drained = true;
+            loop {
+                if drained {
+                    buf = BytesMut::new();
+                    rd.readable().await;
+                }
+                match rd.read(&mut buf).await {
+                    Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),
+                    Ok(n) => {
+                        drained = n < READ_CHUNK;
+                        idle.touch();
+                        let chunk = buf.split().freeze();
+                        if stream.send_data(chunk, false).await.is_err() {
+                            return false;
+                        }
+                    }
+                    Err(_) => {
                         stream.reset(Reason::CONNECT_ERROR);
                         return false;
                     }
-                    stream.release(n);
-                    if end_stream {
-                        wr.close().await;
-                        return true;
-                    }
-                }
-                _ => return false,
-            }
-        }
-        false
-    };
-    let downstream = async {
-        // Backend → tunnel. Ends on backend EOF (END_STREAM) or error (reset).
-        let mut buf = early;
-        if !buf.is_empty() && stream.send_data(buf.split().freeze(), false).await.is_err() {
-            return false;
-        }
-        loop {
-            match rd.read(&mut buf).await {
-                Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),
-                Ok(_) => {
-                    idle.touch();
-                    let chunk = buf.split().freeze();
-                    if stream.send_data(chunk, false).await.is_err() {
-                        return false;
-                    }
-                }
-                Err(_) => {
-                    stream.reset(Reason::CONNECT_ERROR);
-                    return false;
                 }
             }
-        }
-    };
-    let both = async {
-        let up = std::pin::pin!(upstream);
-        let down = std::pin::pin!(downstream);
-        // A clean half-close in one direction leaves the other running (TCP semantics). A
-        // reset or an error ends both: dropping the other half closes the backend socket.
-        let clean = match select(up, down).await {
-            Either::Left((true, down)) => down.await,
-            Either::Right((true, up)) => up.await,
-            _ => false,
-        };
-        if clean {
-            SpliceEnd::Finished
-        } else {
-            SpliceEnd::Broken
-        }
-    };
-    let both = std::pin::pin!(both);
-    let expired = std::pin::pin!(idle.expired());
-    match select(both, expired).await {
-        Either::Left((end, _)) => end,
-        Either::Right(((), _)) => {
-            // Dropping `both` closes the backend socket; the relay hears of it by the reset.
-            stream.reset(Reason::CANCEL);
-            tracing::info!("spliced stream closed: no byte either way for {idle_limit:?}");
-            SpliceEnd::Idle
-        }
+        }),
+        &idle,
+    )
+    .await;
+    if end == SpliceEnd::Idle {
+        // The backend socket closes as this returns (`rd` and `wr` are dropped); the relay
+        // hears of it by the reset.
+        stream.reset(Reason::CANCEL);
+        tracing::info!("spliced stream closed: no byte either way for {idle_limit:?}");
     }
+    end
 }
 
 /// The request fields a backend gets: the end-to-end ones, without `host` and framing (the

@@ -6,6 +6,9 @@
 //! chunk, not a timer update.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// How a splice ended.
@@ -61,6 +64,45 @@ impl IdleDeadline {
     }
 }
 
+/// Runs the two directions of a splice together until both have finished cleanly (`true`),
+/// either fails (`false`: the other is dropped, closing its side), or nothing has touched
+/// `idle` for its limit.
+///
+/// The directions come pinned by the caller (`std::pin::pin!(async { .. })`): taken by value
+/// they would be stored twice in the splice's task, once as arguments and once pinned (Rust
+/// does not overlap a moved-from slot). Measured: a TCP splice future of 3.1 KB before, DESIGN
+/// §2.3.
+pub async fn drive(
+    mut up: Pin<&mut impl Future<Output = bool>>,
+    mut down: Pin<&mut impl Future<Output = bool>>,
+    idle: &IdleDeadline,
+) -> SpliceEnd {
+    let mut expired = std::pin::pin!(idle.expired());
+    let (mut up_done, mut down_done) = (None, None);
+    std::future::poll_fn(|cx| {
+        if up_done.is_none() {
+            if let Poll::Ready(clean) = up.as_mut().poll(cx) {
+                up_done = Some(clean);
+            }
+        }
+        if down_done.is_none() {
+            if let Poll::Ready(clean) = down.as_mut().poll(cx) {
+                down_done = Some(clean);
+            }
+        }
+        match (up_done, down_done) {
+            (Some(false), _) | (_, Some(false)) => return Poll::Ready(SpliceEnd::Broken),
+            (Some(true), Some(true)) => return Poll::Ready(SpliceEnd::Finished),
+            _ => {}
+        }
+        match expired.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(SpliceEnd::Idle),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +138,33 @@ mod tests {
         let idle = IdleDeadline::new(Duration::MAX);
         let waited = compio::time::timeout(Duration::from_millis(20), idle.expired()).await;
         assert!(waited.is_err());
+    }
+
+    #[compio::test]
+    async fn drive_waits_for_both_clean_ends_and_stops_at_the_first_failure() {
+        let idle = IdleDeadline::new(Duration::from_secs(60));
+        // One direction half-closes at once; the other keeps running until it ends too.
+        let (tx, rx) = futures_channel::oneshot::channel::<bool>();
+        let later = async {
+            compio::time::sleep(Duration::from_millis(30)).await;
+            let _ = tx.send(true);
+        };
+        let up = std::pin::pin!(async { true });
+        let down = std::pin::pin!(async { rx.await.unwrap_or(false) });
+        let (end, ()) = futures_util::join!(drive(up, down, &idle), later);
+        assert_eq!(end, SpliceEnd::Finished);
+        // A failure ends the splice even while the other direction still waits.
+        let up = std::pin::pin!(std::future::pending::<bool>());
+        let down = std::pin::pin!(async { false });
+        assert_eq!(drive(up, down, &idle).await, SpliceEnd::Broken);
+    }
+
+    #[compio::test]
+    async fn drive_ends_a_quiet_splice() {
+        let idle = IdleDeadline::new(Duration::from_millis(30));
+        let up = std::pin::pin!(std::future::pending::<bool>());
+        let down = std::pin::pin!(std::future::pending::<bool>());
+        let ended = compio::time::timeout(Duration::from_secs(10), drive(up, down, &idle)).await;
+        assert_eq!(ended, Ok(SpliceEnd::Idle));
     }
 }

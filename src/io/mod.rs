@@ -48,3 +48,15 @@ pub fn shutdown_write(sock: &impl std::os::fd::AsFd) -> std::io::Result<()> {
         other => other,
     }
 }
+
+/// Waits until `sock` has something to read (data, EOF or an error), without lending it a
+/// buffer.
+///
+/// A read on io_uring owns its buffer until it completes, so a connection that waits for
+/// bytes with a 64 KiB read in flight keeps that buffer (and the pages it touched) for as long
+/// as it stays quiet. Splices call this first when their last read drained the socket:
+/// thousands of idle connections then hold no read buffer at all (one `POLL_ADD`, no memory),
+/// while a busy one, whose reads come back full, reads straight on.
+pub async fn readable(sock: &compio::net::TcpStream) -> std::io::Result<()> {
+    sock.to_poll_fd()?.read_ready().await
+}

@@ -2,14 +2,13 @@
 //! moving bytes both ways between the client socket and the tunnel stream with half-close.
 
 use super::stream::{Outbound, StreamEvents, TunnelStream};
-use crate::io::idle::IdleDeadline;
 pub use crate::io::idle::SpliceEnd;
+use crate::io::idle::{drive, IdleDeadline};
 use crate::tunnel::StreamEvent;
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::TcpStream;
-use futures_util::future::{select, Either};
 use std::time::Duration;
 
 const READ_CHUNK: usize = 64 << 10;
@@ -90,83 +89,80 @@ pub async fn splice(
         mut events,
     } = stream;
     let idle = IdleDeadline::new(idle_limit);
-    let up = async {
-        if !pending.is_empty() {
-            let first = pending.split().freeze();
-            if to_tunnel.send(Outbound::Data(first, false)).await.is_err() {
-                return false;
-            }
-        }
-        loop {
-            pending.reserve(READ_CHUNK);
-            let b = std::mem::take(pending);
-            let BufResult(r, b) = rd.append(b).await;
-            *pending = b;
-            match r {
-                Ok(0) => {
-                    return to_tunnel
-                        .send(Outbound::Data(Bytes::new(), true))
-                        .await
-                        .is_ok();
-                }
-                Ok(_) => {
-                    idle.touch();
-                    let chunk = pending.split().freeze();
-                    if to_tunnel.send(Outbound::Data(chunk, false)).await.is_err() {
-                        return false;
-                    }
-                }
-                Err(_) => {
-                    let _ = to_tunnel
-                        .send(Outbound::Reset(crate::proto::Reason::CONNECT_ERROR))
-                        .await;
+    let end = drive(
+        // Client → tunnel.
+        std::pin::pin!(async {
+            if !pending.is_empty() {
+                let first = pending.split().freeze();
+                if to_tunnel.send(Outbound::Data(first, false)).await.is_err() {
                     return false;
                 }
             }
-        }
-    };
-    let down = async {
-        while let Some(ev) = events.next().await {
-            match ev {
-                StreamEvent::Data { data, end_stream } => {
-                    if !data.is_empty() {
+            // Whether the last read drained the socket: then wait for the next bytes without a
+            // buffer, so a quiet client connection holds none (see `crate::io::readable`).
+            let mut drained = true;
+            loop {
+                if drained {
+                    *pending = BytesMut::new();
+                    // On an error the read that follows reports it.
+                    let _ = crate::io::readable(rd).await;
+                }
+                pending.reserve(READ_CHUNK);
+                let room = pending.capacity() - pending.len();
+                let b = std::mem::take(pending);
+                let BufResult(r, b) = rd.append(b).await;
+                *pending = b;
+                match r {
+                    Ok(0) => {
+                        return to_tunnel
+                            .send(Outbound::Data(Bytes::new(), true))
+                            .await
+                            .is_ok();
+                    }
+                    Ok(n) => {
+                        drained = n < room;
                         idle.touch();
-                        let BufResult(r, _) = wr.write_all(data).await;
-                        if r.is_err() {
+                        let chunk = pending.split().freeze();
+                        if to_tunnel.send(Outbound::Data(chunk, false)).await.is_err() {
                             return false;
                         }
                     }
-                    if end_stream {
-                        let _ = crate::io::shutdown_write(wr);
-                        return true;
+                    Err(_) => {
+                        let _ = to_tunnel
+                            .send(Outbound::Reset(crate::proto::Reason::CONNECT_ERROR))
+                            .await;
+                        return false;
                     }
                 }
-                _ => return false,
             }
-        }
-        false
-    };
-    let both = async {
-        let up = std::pin::pin!(up);
-        let down = std::pin::pin!(down);
-        let clean = match select(down, up).await {
-            Either::Left((true, up)) => up.await,
-            Either::Right((true, down)) => down.await,
-            _ => false,
-        };
-        if clean {
-            SpliceEnd::Finished
-        } else {
-            SpliceEnd::Broken
-        }
-    };
-    let both = std::pin::pin!(both);
-    let expired = std::pin::pin!(idle.expired());
-    match select(both, expired).await {
-        Either::Left((end, _)) => end,
-        Either::Right(((), _)) => {
-            tracing::info!(%peer, "spliced stream closed: no byte either way for {idle_limit:?}");
-            SpliceEnd::Idle
-        }
+        }),
+        // Tunnel → client.
+        std::pin::pin!(async {
+            while let Some(ev) = events.next().await {
+                match ev {
+                    StreamEvent::Data { data, end_stream } => {
+                        if !data.is_empty() {
+                            idle.touch();
+                            let BufResult(r, _) = wr.write_all(data).await;
+                            if r.is_err() {
+                                return false;
+                            }
+                        }
+                        if end_stream {
+                            let _ = crate::io::shutdown_write(wr);
+                            return true;
+                        }
+                    }
+                    _ => return false,
+                }
+            }
+            false
+        }),
+        &idle,
+    )
+    .await;
+    if end == SpliceEnd::Idle {
+        tracing::info!(%peer, "spliced stream closed: no byte either way for {idle_limit:?}");
     }
+    end
 }

@@ -62,6 +62,14 @@ impl TransportRead for TcpRead {
     }
 }
 
+impl TcpRead {
+    /// Waits until the socket has something to read, lending no buffer (see
+    /// [`crate::io::readable`]).
+    pub async fn readable(&self) -> io::Result<()> {
+        crate::io::readable(&self.0).await
+    }
+}
+
 impl TransportWrite for TcpWrite {
     async fn write(&mut self, chunks: &[Bytes]) -> io::Result<()> {
         // Reference-count clones of the chunks, not copies of their bytes: one sendmsg.
