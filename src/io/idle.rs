@@ -3,7 +3,7 @@
 //! cannot hold a tunnel stream, a door socket and a backend connection for ever.
 //!
 //! One timer per splice, re-armed only when it fires: the data path pays one clock read per
-//! chunk, not a timer update.
+//! chunk, not a timer update. [`drive`] runs a splice's two directions and its deadline.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -70,8 +70,8 @@ impl IdleDeadline {
 ///
 /// The directions come pinned by the caller (`std::pin::pin!(async { .. })`): taken by value
 /// they would be stored twice in the splice's task, once as arguments and once pinned (Rust
-/// does not overlap a moved-from slot). Measured: a TCP splice future of 3.1 KB before, DESIGN
-/// §2.3.
+/// does not overlap a moved-from slot). Measured: the connector's TCP splice future went from
+/// 3 152 to 1 960 bytes (DESIGN §7.2, idle memory).
 pub async fn drive(
     mut up: Pin<&mut impl Future<Output = bool>>,
     mut down: Pin<&mut impl Future<Output = bool>>,

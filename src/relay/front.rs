@@ -256,7 +256,7 @@ async fn dispatch(
         } => {
             // Each kind of request runs boxed: a connection's task is sized by its largest
             // state, and a long idle CONNECT splice should not carry the HTTP path's (nor the
-            // reverse). One allocation per request; measured in DESIGN §2.3 (idle memory).
+            // reverse). One allocation per request; measured in DESIGN §7.2 (idle memory).
             Box::pin(proxy_http(
                 registry,
                 cfg,
