@@ -82,3 +82,18 @@ fn the_connector_closes_a_quiet_splice() {
         "closed after only {quiet:?} of quiet"
     );
 }
+
+/// The same on the epoll backend, where waiting for readability is an epoll registration
+/// rather than an io_uring `POLL_ADD`.
+#[test]
+fn the_relay_closes_a_quiet_splice_on_epoll() {
+    let quiet = busy_then_quiet(StackOptions {
+        io: sallyport::io::runtime::IoMode::Epoll,
+        relay_idle_timeout: LIMIT,
+        ..StackOptions::default()
+    });
+    assert!(
+        quiet >= LIMIT - 2 * TICK,
+        "closed after only {quiet:?} of quiet"
+    );
+}

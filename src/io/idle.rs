@@ -65,7 +65,7 @@ impl IdleDeadline {
 }
 
 /// Runs the two directions of a splice together until both have finished cleanly (`true`),
-/// either fails (`false`: the other is dropped, closing its side), or nothing has touched
+/// either fails (`false`; the caller then drops the other, closing its side), or nothing has touched
 /// `idle` for its limit.
 ///
 /// The directions come pinned by the caller (`std::pin::pin!(async { .. })`): taken by value
