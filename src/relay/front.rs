@@ -99,6 +99,16 @@ pub async fn serve(
 /// snapshot that did it (one snapshot per request: a reload applies from the next one on).
 type Ready = (RequestHead, Caller, Arc<FrontAuth>);
 
+/// What serving one authenticated request needs besides its client connection: where the
+/// tunnels are, the relay's limits, the settings snapshot that let the request in, and who
+/// sent it.
+pub(super) struct Request<'a> {
+    pub(super) registry: &'a Registry,
+    pub(super) cfg: &'a RelayConfig,
+    pub(super) auth: &'a FrontAuth,
+    pub(super) caller: &'a Caller,
+}
+
 /// The request loop of one client connection; `first` is a request already read (by the
 /// thread the connection moved from).
 async fn serve_client(
@@ -158,7 +168,13 @@ async fn serve_client(
                 }
             }
         }
-        if !dispatch(&registry, &cfg, &settings, &mut c, &caller, head).await {
+        let req = Request {
+            registry: &registry,
+            cfg: &cfg,
+            auth: &settings,
+            caller: &caller,
+        };
+        if !dispatch(&req, &mut c, head).await {
             return;
         }
     }
@@ -231,14 +247,7 @@ async fn next_request(cfg: &RelayConfig, auth: &AuthCell, c: &mut Client) -> Opt
 }
 
 /// Serves one request; true when the connection may carry another.
-async fn dispatch(
-    registry: &Registry,
-    cfg: &RelayConfig,
-    auth: &FrontAuth,
-    c: &mut Client,
-    caller: &Caller,
-    head: RequestHead,
-) -> bool {
+async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> bool {
     match head.target.clone() {
         Target::Absolute {
             scheme: Scheme::Https,
@@ -257,23 +266,10 @@ async fn dispatch(
             // Each kind of request runs boxed: a connection's task is sized by its largest
             // state, and a long idle CONNECT splice should not carry the HTTP path's (nor the
             // reverse). One allocation per request; measured in DESIGN §7.2 (idle memory).
-            Box::pin(proxy_http(
-                registry,
-                cfg,
-                auth,
-                c,
-                caller,
-                head,
-                authority,
-                path_and_query,
-            ))
-            .await
+            Box::pin(proxy_http(req, c, head, authority, path_and_query)).await
         }
         Target::Authority(authority) => {
-            Box::pin(proxy_connect(
-                registry, cfg, auth, c, caller, &head, authority,
-            ))
-            .await;
+            Box::pin(proxy_connect(req, c, &head, authority)).await;
             false
         }
         Target::Origin(_) | Target::Asterisk => {
@@ -369,15 +365,21 @@ fn location(head: &RequestHead) -> Result<Option<String>, String> {
     Ok(Some(v.to_string()))
 }
 
+/// Opens the request's stream on a tunnel of the caller's tenant and the location it asks
+/// for; answers the client (400, 503, 502) and returns `None` when there is none.
 pub(super) async fn route(
-    registry: &Registry,
-    auth: &FrontAuth,
+    req: &Request<'_>,
     c: &mut Client,
-    caller: &Caller,
     head: &RequestHead,
     h2: H2Request,
     end: bool,
 ) -> Option<TunnelStream> {
+    let Request {
+        registry,
+        auth,
+        caller,
+        ..
+    } = req;
     let asked = match location(head) {
         Ok(l) => l,
         Err(e) => {
@@ -428,19 +430,15 @@ pub(super) fn h2_fields(head: &RequestHead, caller: &Caller) -> Vec<Field> {
     fields
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn proxy_http(
-    registry: &Registry,
-    cfg: &RelayConfig,
-    auth: &FrontAuth,
+    req: &Request<'_>,
     c: &mut Client,
-    caller: &Caller,
     head: RequestHead,
     authority: Bytes,
     path: Bytes,
 ) -> bool {
     if websocket::is_upgrade(&head) {
-        websocket::proxy(registry, cfg, auth, c, caller, head, authority, path).await;
+        websocket::proxy(req, c, head, authority, path).await;
         return false;
     }
     let end = matches!(head.body, BodyKind::Empty | BodyKind::Length(0));
@@ -450,12 +448,12 @@ async fn proxy_http(
         authority: Some(authority),
         path: Some(path),
         protocol: None,
-        fields: h2_fields(&head, caller),
+        fields: h2_fields(&head, req.caller),
     };
     let Some(TunnelStream {
         mut to_tunnel,
         mut events,
-    }) = route(registry, auth, c, caller, &head, h2, end).await
+    }) = route(req, c, &head, h2, end).await
     else {
         return false;
     };
@@ -464,7 +462,7 @@ async fn proxy_http(
         body_complete = upload(c, &head, &mut to_tunnel).await;
     }
     let head_only = head.method == http1::Method::Head;
-    let complete = download(c, cfg, &mut events, head_only).await;
+    let complete = download(c, req.cfg, &mut events, head_only).await;
     complete && body_complete && head.keep_alive
 }
 
@@ -635,24 +633,17 @@ pub(super) async fn write_response(
     false
 }
 
-async fn proxy_connect(
-    registry: &Registry,
-    cfg: &RelayConfig,
-    auth: &FrontAuth,
-    c: &mut Client,
-    caller: &Caller,
-    head: &RequestHead,
-    authority: Bytes,
-) {
+async fn proxy_connect(req: &Request<'_>, c: &mut Client, head: &RequestHead, authority: Bytes) {
     let h2 = H2Request {
         method: Bytes::from_static(b"CONNECT"),
         authority: Some(authority),
-        fields: vec![caller.field()],
+        fields: vec![req.caller.field()],
         ..Default::default()
     };
-    let Some(mut stream) = route(registry, auth, c, caller, head, h2, false).await else {
+    let Some(mut stream) = route(req, c, head, h2, false).await else {
         return;
     };
+    let cfg = req.cfg;
     match connect::await_answer(&mut stream.events, cfg.response_timeout).await {
         ConnectAnswer::Open => {}
         ConnectAnswer::Refused { status, text } => {

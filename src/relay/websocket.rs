@@ -6,12 +6,8 @@
 //! exactly like a CONNECT tunnel. Any other answer reaches the client as an ordinary
 //! response (403 when the resource does not allow WebSocket, the backend's own refusal, ...).
 
-use super::auth::Caller;
-use super::auth::FrontAuth;
 use super::connect;
-use super::front::{await_response, h2_fields, route, write_response, Client};
-use super::registry::Registry;
-use super::RelayConfig;
+use super::front::{await_response, h2_fields, route, write_response, Client, Request};
 use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::http1::{self, BodyKind, Method, RequestHead, Version};
 use bytes::{Bytes, BytesMut};
@@ -31,17 +27,14 @@ pub(super) fn is_upgrade(head: &RequestHead) -> bool {
 
 /// Forwards one WebSocket handshake and, once accepted, its frames until both sides are
 /// done. The client connection ends with it.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn proxy(
-    registry: &Registry,
-    cfg: &RelayConfig,
-    auth: &FrontAuth,
+    req: &Request<'_>,
     c: &mut Client,
-    caller: &Caller,
     head: RequestHead,
     authority: Bytes,
     path: Bytes,
 ) {
+    let cfg = req.cfg;
     if !head.body.is_empty() {
         let text =
             "a websocket handshake carries no body: drop Content-Length / Transfer-Encoding\n";
@@ -53,9 +46,9 @@ pub(super) async fn proxy(
         authority: Some(authority),
         path: Some(path),
         protocol: Some(Bytes::from_static(b"websocket")),
-        fields: h2_fields(&head, caller),
+        fields: h2_fields(&head, req.caller),
     };
-    let Some(mut stream) = route(registry, auth, c, caller, &head, h2, false).await else {
+    let Some(mut stream) = route(req, c, &head, h2, false).await else {
         return;
     };
     let Some((resp, end)) = await_response(c, cfg, &mut stream.events).await else {
