@@ -168,10 +168,12 @@ pub async fn serve(
         answer(&stream, 503, AUDIT_UNAVAILABLE).await;
         return super::record::finish(&audit, ev, &stream, started);
     }
-    // Each kind of stream runs boxed: the task is sized by its largest state, and a long
-    // idle TCP splice should not carry the HTTP path's (nor the reverse).
+    // Each kind of stream runs boxed: the task is sized by its largest state, so an HTTP
+    // request does not carry the others'. A splice (TCP, WebSocket) moves to a task of its own.
     let spliced = if head.is_connect() {
-        Box::pin(tunnel_tcp(&ctx, &stream, &admitted)).await
+        Box::pin(tunnel_tcp(&ctx, &stream, &admitted))
+            .await
+            .map(|backend| (backend, BytesMut::new()))
     } else if head.protocol.as_deref() == Some(&b"websocket"[..]) {
         Box::pin(super::websocket::forward(
             &ctx, &stream, head, end_stream, &admitted,
@@ -186,10 +188,13 @@ pub async fn serve(
         Box::pin(forward_http(&ctx, &stream, head, end_stream, &admitted)).await;
         None
     };
-    if spliced == Some(SpliceEnd::Idle) {
-        super::record::closed_idle(&mut ev, ctx.timeouts.idle);
+    match spliced {
+        Some((backend, early)) => {
+            let record = Pending { audit, ev, started };
+            spawn_splice(stream, backend, early, ctx.timeouts.idle, record);
+        }
+        None => super::record::finish(&audit, ev, &stream, started),
     }
-    super::record::finish(&audit, ev, &stream, started);
 }
 
 /// The answer when the audit trail cannot take the record a request needs.
@@ -270,12 +275,13 @@ pub(super) async fn connect(ctx: &Context, admitted: &Admitted) -> Result<Backen
     })
 }
 
-/// Serves an admitted CONNECT stream; says how its splice ended, if it got that far.
+/// Opens the backend connection of an admitted CONNECT stream and answers it `200`; the
+/// connection, for the caller to splice. `None` when the stream got another answer.
 async fn tunnel_tcp(
     ctx: &Context,
     stream: &StreamHandle,
     admitted: &Admitted,
-) -> Option<SpliceEnd> {
+) -> Option<BackendConn> {
     let backend = match connect(ctx, admitted).await {
         Ok(s) => s,
         Err(e) => {
@@ -284,7 +290,40 @@ async fn tunnel_tcp(
         }
     };
     stream.send_response(&ResponseHead::new(200), false).ok()?;
-    Some(splice(stream, backend, BytesMut::new(), ctx.timeouts.idle).await)
+    Some(backend)
+}
+
+/// Splices an answered stream with its backend on a task of its own, then completes the
+/// stream's audit record. The stream's own task ends now, and with it everything it held to
+/// decide and open the stream: a long quiet splice costs only its own state (DESIGN §7.2,
+/// idle memory).
+fn spawn_splice(
+    stream: StreamHandle,
+    backend: BackendConn,
+    early: BytesMut,
+    idle: Duration,
+    record: Pending,
+) {
+    compio::runtime::spawn(async move {
+        let Pending {
+            audit,
+            mut ev,
+            started,
+        } = record;
+        if splice(&stream, backend, early, idle).await == SpliceEnd::Idle {
+            super::record::closed_idle(&mut ev, idle);
+        }
+        super::record::finish(&audit, ev, &stream, started);
+    })
+    .detach();
+}
+
+/// A stream's audit record until the stream ends: the sink it goes to, the record, and when
+/// the stream started.
+struct Pending {
+    audit: crate::audit::AuditSink,
+    ev: Option<crate::audit::Event>,
+    started: std::time::Instant,
 }
 
 /// Moves bytes between an answered stream and its backend until both directions have ended,
@@ -294,7 +333,7 @@ async fn tunnel_tcp(
 ///
 /// A clean half-close in one direction leaves the other running (TCP semantics); a reset or
 /// an error ends both, and the backend socket closes as this returns.
-pub(super) async fn splice(
+async fn splice(
     stream: &StreamHandle,
     backend: BackendConn,
     early: BytesMut,

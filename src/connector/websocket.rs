@@ -13,9 +13,8 @@
 //! backend connection is never pooled (it was asked to switch protocols).
 
 use super::forward::{
-    answer, backend_fields, connect, relay_response, splice, BackendConn, Context, READ_CHUNK,
+    answer, backend_fields, connect, relay_response, BackendConn, Context, READ_CHUNK,
 };
-use crate::io::idle::SpliceEnd;
 use crate::policy::Admitted;
 use crate::proto::h2::{RequestHead, ResponseHead};
 use crate::proto::hpack::Field;
@@ -33,15 +32,16 @@ enum Handshake {
     Failed,
 }
 
-/// Serves an admitted WebSocket stream to the end; says how its splice ended, if it got
-/// that far.
+/// Performs the backend handshake of an admitted WebSocket stream and answers the stream;
+/// once accepted, the backend connection and the frames that came with its `101`, for the
+/// caller to splice. `None` when the stream got another answer.
 pub(super) async fn forward(
     ctx: &Context,
     stream: &StreamHandle,
     head: RequestHead,
     end_stream: bool,
     admitted: &Admitted,
-) -> Option<SpliceEnd> {
+) -> Option<(BackendConn, BytesMut)> {
     if end_stream {
         // RFC 8441 §4: the stream stays open for the frames; END_STREAM on the head is a
         // client that will never send any.
@@ -105,7 +105,7 @@ pub(super) async fn forward(
     match handshake {
         Handshake::Switched(resp, early) => {
             stream.send_response(&accepted(&resp), false).ok()?;
-            Some(splice(stream, backend, early, ctx.timeouts.idle).await)
+            Some((backend, early))
         }
         Handshake::Refused(buf) => {
             relay_response(ctx, stream, backend, buf, admitted, None, false).await;

@@ -68,6 +68,24 @@ pub async fn await_answer(events: &mut StreamEvents, timeout: Duration) -> Conne
     }
 }
 
+/// Runs [`splice`] on a task of its own that owns the client socket, so that the door's task,
+/// and everything it held to read, authenticate and route the request, ends now: a long quiet
+/// splice then costs only its own state (DESIGN §7.2, idle memory). The socket closes when the
+/// splice ends.
+pub(super) fn spawn_splice(
+    mut rd: TcpStream,
+    mut wr: TcpStream,
+    mut pending: BytesMut,
+    stream: TunnelStream,
+    idle_limit: Duration,
+    peer: String,
+) {
+    compio::runtime::spawn(async move {
+        splice(&mut rd, &mut wr, &mut pending, stream, idle_limit, &peer).await;
+    })
+    .detach();
+}
+
 /// Moves bytes between the client (`rd`/`wr`) and an open CONNECT stream until both
 /// directions have ended, or until nothing has moved either way for `idle_limit`.
 /// `pending` holds bytes the client sent ahead (they go first); `peer` names the client in

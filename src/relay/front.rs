@@ -99,6 +99,17 @@ pub async fn serve(
 /// snapshot that did it (one snapshot per request: a reload applies from the next one on).
 type Ready = (RequestHead, Caller, Arc<FrontAuth>);
 
+/// What a connection does once a request has been served.
+pub(super) enum After {
+    /// Read the next request (keep-alive).
+    KeepAlive,
+    /// Close it: the request said so, failed, or was refused.
+    Close,
+    /// Carry bytes both ways with this stream (CONNECT, WebSocket): the answer has been
+    /// sent, and the connection is the splice's from now on.
+    Splice(TunnelStream),
+}
+
 /// What serving one authenticated request needs besides its client connection: where the
 /// tunnels are, the relay's limits, the settings snapshot that let the request in, and who
 /// sent it.
@@ -174,8 +185,13 @@ async fn serve_client(
             auth: &settings,
             caller: &caller,
         };
-        if !dispatch(&req, &mut c, head).await {
-            return;
+        match Box::pin(dispatch(&req, &mut c, head)).await {
+            After::KeepAlive => {}
+            After::Close => return,
+            After::Splice(stream) => {
+                let Client { rd, wr, buf, peer } = c;
+                return connect::spawn_splice(rd, wr, buf, stream, cfg.idle_timeout, peer);
+            }
         }
     }
 }
@@ -247,7 +263,7 @@ async fn next_request(cfg: &RelayConfig, auth: &AuthCell, c: &mut Client) -> Opt
 }
 
 /// Serves one request; true when the connection may carry another.
-async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> bool {
+async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> After {
     match head.target.clone() {
         Target::Absolute {
             scheme: Scheme::Https,
@@ -256,7 +272,7 @@ async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> bool 
             let text = "https:// targets are not proxied as plain requests: \
                             send CONNECT host:443 and speak TLS through the tunnel\n";
             c.fail(405, text).await;
-            false
+            After::Close
         }
         Target::Absolute {
             scheme: Scheme::Http,
@@ -269,8 +285,10 @@ async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> bool 
             Box::pin(proxy_http(req, c, head, authority, path_and_query)).await
         }
         Target::Authority(authority) => {
-            Box::pin(proxy_connect(req, c, &head, authority)).await;
-            false
+            match Box::pin(proxy_connect(req, c, &head, authority)).await {
+                Some(stream) => After::Splice(stream),
+                None => After::Close,
+            }
         }
         Target::Origin(_) | Target::Asterisk => {
             c.fail(
@@ -278,7 +296,7 @@ async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> bool 
                 "a proxy request needs an absolute-form target (http://host/path) or CONNECT\n",
             )
             .await;
-            false
+            After::Close
         }
     }
 }
@@ -436,10 +454,12 @@ async fn proxy_http(
     head: RequestHead,
     authority: Bytes,
     path: Bytes,
-) -> bool {
+) -> After {
     if websocket::is_upgrade(&head) {
-        websocket::proxy(req, c, head, authority, path).await;
-        return false;
+        return match websocket::proxy(req, c, head, authority, path).await {
+            Some(stream) => After::Splice(stream),
+            None => After::Close,
+        };
     }
     let end = matches!(head.body, BodyKind::Empty | BodyKind::Length(0));
     let h2 = H2Request {
@@ -455,7 +475,7 @@ async fn proxy_http(
         mut events,
     }) = route(req, c, &head, h2, end).await
     else {
-        return false;
+        return After::Close;
     };
     let mut body_complete = end;
     if !end {
@@ -463,7 +483,11 @@ async fn proxy_http(
     }
     let head_only = head.method == http1::Method::Head;
     let complete = download(c, req.cfg, &mut events, head_only).await;
-    complete && body_complete && head.keep_alive
+    if complete && body_complete && head.keep_alive {
+        After::KeepAlive
+    } else {
+        After::Close
+    }
 }
 
 /// Client → tunnel. Returns true when the whole request body was read and handed over.
@@ -633,39 +657,43 @@ pub(super) async fn write_response(
     false
 }
 
-async fn proxy_connect(req: &Request<'_>, c: &mut Client, head: &RequestHead, authority: Bytes) {
+/// Opens a CONNECT stream and answers the client; the stream, once the client has its `200`,
+/// for the caller to splice.
+async fn proxy_connect(
+    req: &Request<'_>,
+    c: &mut Client,
+    head: &RequestHead,
+    authority: Bytes,
+) -> Option<TunnelStream> {
     let h2 = H2Request {
         method: Bytes::from_static(b"CONNECT"),
         authority: Some(authority),
         fields: vec![req.caller.field()],
         ..Default::default()
     };
-    let Some(mut stream) = route(req, c, head, h2, false).await else {
-        return;
-    };
+    let mut stream = route(req, c, head, h2, false).await?;
     let cfg = req.cfg;
     match connect::await_answer(&mut stream.events, cfg.response_timeout).await {
         ConnectAnswer::Open => {}
         ConnectAnswer::Refused { status, text } => {
-            return c.fail(status, &String::from_utf8_lossy(&text)).await
+            c.fail(status, &String::from_utf8_lossy(&text)).await;
+            return None;
         }
         ConnectAnswer::Timeout => {
-            return c
-                .fail(504, "the connector did not open the tunnel in time\n")
-                .await
+            c.fail(504, "the connector did not open the tunnel in time\n")
+                .await;
+            return None;
         }
-        ConnectAnswer::Failed => return c.fail(502, "the connector refused the tunnel\n").await,
+        ConnectAnswer::Failed => {
+            c.fail(502, "the connector refused the tunnel\n").await;
+            return None;
+        }
     }
-    if !c
-        .send(Bytes::from_static(
-            b"HTTP/1.1 200 Connection Established\r\n\r\n",
-        ))
-        .await
-    {
-        return;
-    }
-    let Client { rd, wr, buf, peer } = c;
-    connect::splice(rd, wr, buf, stream, cfg.idle_timeout, peer).await;
+    c.send(Bytes::from_static(
+        b"HTTP/1.1 200 Connection Established\r\n\r\n",
+    ))
+    .await
+    .then_some(stream)
 }
 
 #[cfg(test)]

@@ -295,8 +295,8 @@ async fn open_and_splice(
     if !c.reply(reply).await {
         return;
     }
-    let Conn { rd, wr, buf, peer } = &mut c;
-    connect::splice(rd, wr, buf, stream, cfg.idle_timeout, peer).await;
+    let Conn { rd, wr, buf, peer } = c;
+    connect::spawn_splice(rd, wr, buf, stream, cfg.idle_timeout, peer);
 }
 
 /// The SAP reply code for the connector's answer to the CONNECT stream.

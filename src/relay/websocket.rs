@@ -6,8 +6,8 @@
 //! exactly like a CONNECT tunnel. Any other answer reaches the client as an ordinary
 //! response (403 when the resource does not allow WebSocket, the backend's own refusal, ...).
 
-use super::connect;
 use super::front::{await_response, h2_fields, route, write_response, Client, Request};
+use super::stream::TunnelStream;
 use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::http1::{self, BodyKind, Method, RequestHead, Version};
 use bytes::{Bytes, BytesMut};
@@ -25,20 +25,22 @@ pub(super) fn is_upgrade(head: &RequestHead) -> bool {
         })
 }
 
-/// Forwards one WebSocket handshake and, once accepted, its frames until both sides are
-/// done. The client connection ends with it.
+/// Forwards one WebSocket handshake; once the client has its `101`, returns the stream for
+/// the caller to splice the frames over (the client connection is the splice's from then
+/// on). `None` when the handshake failed and the client got its answer.
 pub(super) async fn proxy(
     req: &Request<'_>,
     c: &mut Client,
     head: RequestHead,
     authority: Bytes,
     path: Bytes,
-) {
+) -> Option<TunnelStream> {
     let cfg = req.cfg;
     if !head.body.is_empty() {
         let text =
             "a websocket handshake carries no body: drop Content-Length / Transfer-Encoding\n";
-        return c.fail(400, text).await;
+        c.fail(400, text).await;
+        return None;
     }
     let h2 = H2Request {
         method: Bytes::from_static(b"CONNECT"),
@@ -48,23 +50,16 @@ pub(super) async fn proxy(
         protocol: Some(Bytes::from_static(b"websocket")),
         fields: h2_fields(&head, req.caller),
     };
-    let Some(mut stream) = route(req, c, &head, h2, false).await else {
-        return;
-    };
-    let Some((resp, end)) = await_response(c, cfg, &mut stream.events).await else {
-        return;
-    };
+    let mut stream = route(req, c, &head, h2, false).await?;
+    let (resp, end) = await_response(c, cfg, &mut stream.events).await?;
     if resp.status != 200 {
         write_response(c, resp, end, &mut stream.events, false).await;
-        return;
+        return None;
     }
     if end {
-        return c
-            .fail(
-                502,
-                "the connector accepted the websocket but ended the stream\n",
-            )
-            .await;
+        let text = "the connector accepted the websocket but ended the stream\n";
+        c.fail(502, text).await;
+        return None;
     }
     let upgrade = [
         (&b"upgrade"[..], &b"websocket"[..]),
@@ -78,18 +73,11 @@ pub(super) async fn proxy(
     );
     let mut out = BytesMut::with_capacity(256);
     if http1::write_response_head(101, b"", fields, BodyKind::Empty, &mut out).is_err() {
-        return c
-            .fail(
-                502,
-                "the backend's handshake answer cannot be expressed in HTTP/1.1\n",
-            )
-            .await;
+        let text = "the backend's handshake answer cannot be expressed in HTTP/1.1\n";
+        c.fail(502, text).await;
+        return None;
     }
-    if !c.send(out.freeze()).await {
-        return;
-    }
-    let Client { rd, wr, buf, peer } = c;
-    connect::splice(rd, wr, buf, stream, cfg.idle_timeout, peer).await;
+    c.send(out.freeze()).await.then_some(stream)
 }
 
 #[cfg(test)]
