@@ -262,7 +262,7 @@ async fn next_request(cfg: &RelayConfig, auth: &AuthCell, c: &mut Client) -> Opt
     }
 }
 
-/// Serves one request; true when the connection may carry another.
+/// Serves one request; says what the connection does next.
 async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> After {
     match head.target.clone() {
         Target::Absolute {
@@ -280,8 +280,8 @@ async fn dispatch(req: &Request<'_>, c: &mut Client, head: RequestHead) -> After
             path_and_query,
         } => {
             // Each kind of request runs boxed: a connection's task is sized by its largest
-            // state, and a long idle CONNECT splice should not carry the HTTP path's (nor the
-            // reverse). One allocation per request; measured in DESIGN §7.2 (idle memory).
+            // state, and one waiting for its next keep-alive request should not carry the
+            // request paths'. One allocation per request; DESIGN §7.2 (idle memory).
             Box::pin(proxy_http(req, c, head, authority, path_and_query)).await
         }
         Target::Authority(authority) => {
