@@ -93,3 +93,68 @@ fn the_relay_closes_a_quiet_splice_on_epoll() {
         ..StackOptions::default()
     });
 }
+
+/// Reads until the peer closes; returns what came. Fails if the read times out instead: the
+/// close is what is under test.
+fn read_to_close(sock: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    loop {
+        match read(sock, &mut b) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&b[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("no close ({e}) after {:?}", String::from_utf8_lossy(&got)),
+        }
+    }
+}
+
+/// An HTTP request whose body stops arriving is answered 408 once the relay's idle limit has
+/// passed without a byte, and the connection closes.
+#[test]
+fn a_stalled_request_body_gets_408() {
+    let stack = demo::start(&StackOptions {
+        relay_idle_timeout: LIMIT,
+        ..StackOptions::default()
+    })
+    .expect("demo stack starts");
+    let mut sock = TcpStream::connect(stack.proxy).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    sock.write_all(
+        b"POST http://erp.virtual/upload HTTP/1.1\r\nhost: erp.virtual\r\ncontent-length: 100\r\n\r\n0123456789",
+    )
+    .expect("send");
+    let sent = Instant::now();
+    let answer = String::from_utf8_lossy(&read_to_close(&mut sock)).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request body stalled"), "{answer}");
+    assert!(sent.elapsed() >= LIMIT - TICK, "after {:?}", sent.elapsed());
+}
+
+/// A backend that stops in the middle of its response body: once the connector's idle limit
+/// has passed without a byte, the stream is reset and the client's connection closes before
+/// the announced length, which is how HTTP/1.1 says a body is cut.
+#[test]
+fn a_stalled_response_body_is_cut() {
+    let stack = demo::start(&StackOptions {
+        connector_idle_timeout: LIMIT,
+        ..StackOptions::default()
+    })
+    .expect("demo stack starts");
+    let mut sock = TcpStream::connect(stack.proxy).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    sock.write_all(b"GET http://erp.virtual/stall HTTP/1.1\r\nhost: erp.virtual\r\n\r\n")
+        .expect("send");
+    let sent = Instant::now();
+    let answer = read_to_close(&mut sock);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("content-length: 100"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n0123456789"),
+        "only the 10 bytes sent: {text}"
+    );
+    assert!(sent.elapsed() >= LIMIT - TICK, "after {:?}", sent.elapsed());
+}

@@ -9,7 +9,7 @@
 use super::pool::Pool;
 use super::Live;
 use crate::audit::EventKind;
-use crate::io::idle::{drive, IdleDeadline, SpliceEnd};
+use crate::io::idle::{drive, within, IdleDeadline, SpliceEnd};
 use crate::policy::{Admitted, HttpRequest};
 use crate::proto::h2::{field, RequestHead, ResponseHead};
 use crate::proto::http1::{self, BodyKind, ChunkedDecoder, ChunkedItem, Limits, Method};
@@ -614,10 +614,27 @@ pub(super) async fn relay_response(
         }
         return;
     }
-    let complete = match resp.body {
-        BodyKind::Length(n) => copy_length(stream, &mut backend, buf, n).await,
-        BodyKind::Chunked => copy_chunked(stream, &mut backend, buf).await,
-        _ => copy_until_close(stream, &mut backend, buf).await,
+    // A body that stalls for the idle limit ends the stream (reset: its end is unknown) and
+    // the backend connection; each read from the backend touches the deadline.
+    let idle = IdleDeadline::new(ctx.timeouts.idle);
+    let copy = async {
+        let from = Backend {
+            conn: &mut backend,
+            idle: &idle,
+        };
+        match resp.body {
+            BodyKind::Length(n) => copy_length(stream, from, buf, n).await,
+            BodyKind::Chunked => copy_chunked(stream, from, buf).await,
+            _ => copy_until_close(stream, from, buf).await,
+        }
+    };
+    let Some(complete) = within(&idle, copy).await else {
+        stream.reset(Reason::CANCEL);
+        tracing::info!(
+            "backend response body stalled: no byte for {:?}; stream reset",
+            ctx.timeouts.idle
+        );
+        return;
     };
     if complete && resp.keep_alive && resp.body != BodyKind::UntilClose {
         if let Some(key) = pool_key {
@@ -626,17 +643,26 @@ pub(super) async fn relay_response(
     }
 }
 
+/// A backend connection whose response body is being copied, and the deadline its reads touch.
+struct Backend<'a> {
+    conn: &'a mut BackendConn,
+    idle: &'a IdleDeadline,
+}
+
 async fn read_more(
-    backend: &mut BackendConn,
+    backend: &mut Backend<'_>,
     mut buf: BytesMut,
 ) -> (std::io::Result<usize>, BytesMut) {
-    let r = backend.rd.read(&mut buf).await;
+    let r = backend.conn.rd.read(&mut buf).await;
+    if matches!(r, Ok(n) if n > 0) {
+        backend.idle.touch();
+    }
     (r, buf)
 }
 
 async fn copy_length(
     stream: &StreamHandle,
-    backend: &mut BackendConn,
+    mut backend: Backend<'_>,
     mut buf: BytesMut,
     mut left: u64,
 ) -> bool {
@@ -652,7 +678,7 @@ async fn copy_length(
                 return buf.is_empty();
             }
         }
-        let (r, b) = read_more(backend, buf).await;
+        let (r, b) = read_more(&mut backend, buf).await;
         buf = b;
         match r {
             Ok(n) if n > 0 => {}
@@ -664,7 +690,7 @@ async fn copy_length(
     }
 }
 
-async fn copy_chunked(stream: &StreamHandle, backend: &mut BackendConn, mut buf: BytesMut) -> bool {
+async fn copy_chunked(stream: &StreamHandle, mut backend: Backend<'_>, mut buf: BytesMut) -> bool {
     let mut decoder = ChunkedDecoder::new();
     loop {
         match decoder.decode(&mut buf) {
@@ -683,7 +709,7 @@ async fn copy_chunked(stream: &StreamHandle, backend: &mut BackendConn, mut buf:
                 return false;
             }
         }
-        let (r, b) = read_more(backend, buf).await;
+        let (r, b) = read_more(&mut backend, buf).await;
         buf = b;
         if !matches!(r, Ok(n) if n > 0) {
             stream.reset(Reason::INTERNAL_ERROR);
@@ -694,14 +720,14 @@ async fn copy_chunked(stream: &StreamHandle, backend: &mut BackendConn, mut buf:
 
 async fn copy_until_close(
     stream: &StreamHandle,
-    backend: &mut BackendConn,
+    mut backend: Backend<'_>,
     mut buf: BytesMut,
 ) -> bool {
     loop {
         if !buf.is_empty() && stream.send_data(buf.split().freeze(), false).await.is_err() {
             return false;
         }
-        let (r, b) = read_more(backend, buf).await;
+        let (r, b) = read_more(&mut backend, buf).await;
         buf = b;
         match r {
             Ok(0) => return stream.send_data(Bytes::new(), true).await.is_ok(),

@@ -24,7 +24,8 @@ pub struct Backend {
 
 /// Starts the HTTP backend on an ephemeral loopback port. It answers every request with 200
 /// and a small JSON text naming method, path, host and body length; `GET /bytes/N` answers N
-/// bytes of a fixed pattern (for large-body tests); `GET /slow` never answers.
+/// bytes of a fixed pattern (for large-body tests); `GET /slow` never answers; `GET /stall` sends
+/// its head and 10 of the 100 body bytes it announces, then stalls.
 pub fn http_backend() -> std::io::Result<Backend> {
     http_backend_on("127.0.0.1:0")
 }
@@ -119,6 +120,13 @@ fn serve_http(mut sock: TcpStream, requests: Arc<Mutex<Vec<String>>>) {
         }
         if path == "/slow" {
             // Never answers: the connector's response timeout must fire.
+            thread::sleep(std::time::Duration::from_secs(3600));
+            return;
+        }
+        if path == "/stall" {
+            // Answers, sends 10 of the 100 body bytes it announced, then stalls: the
+            // connector's idle limit on response bodies must fire.
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789");
             thread::sleep(std::time::Duration::from_secs(3600));
             return;
         }

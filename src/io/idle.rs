@@ -1,6 +1,7 @@
-//! Idle deadlines for spliced streams (CONNECT, SOCKS5, WebSocket): a splice that has moved no
-//! byte in either direction for the configured time is closed, so a forgotten or stalled peer
-//! cannot hold a tunnel stream, a door socket and a backend connection for ever.
+//! Idle deadlines for spliced streams (CONNECT, SOCKS5, WebSocket) and HTTP bodies: a splice
+//! that has moved no byte in either direction for the configured time is closed, and so is a
+//! request or response body that stalls that long, so a forgotten or stalled peer cannot hold
+//! a tunnel stream, a door socket and a backend connection for ever.
 //!
 //! One timer per splice, re-armed only when it fires: the data path pays one clock read per
 //! chunk, not a timer update. [`drive`] runs a splice's two directions and its deadline.
@@ -61,6 +62,17 @@ impl IdleDeadline {
             }
             compio::time::sleep(due - now).await;
         }
+    }
+}
+
+/// Runs `work` until it ends, or until nothing has touched `idle` for its limit (`None`):
+/// for one-way transfers such as an HTTP body, where `work` touches `idle` at each chunk.
+pub async fn within<T>(idle: &IdleDeadline, work: impl Future<Output = T>) -> Option<T> {
+    let work = std::pin::pin!(work);
+    let expired = std::pin::pin!(idle.expired());
+    match futures_util::future::select(work, expired).await {
+        futures_util::future::Either::Left((done, _)) => Some(done),
+        futures_util::future::Either::Right(((), _)) => None,
     }
 }
 

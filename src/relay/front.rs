@@ -22,6 +22,7 @@ use super::registry::{
 };
 use super::websocket;
 use super::RelayConfig;
+use crate::io::idle::{within, IdleDeadline};
 use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::hpack::Field;
 use crate::proto::http1::{
@@ -479,7 +480,20 @@ async fn proxy_http(
     };
     let mut body_complete = end;
     if !end {
-        body_complete = upload(c, &head, &mut to_tunnel).await;
+        let limit = req.cfg.idle_timeout;
+        let idle = IdleDeadline::new(limit);
+        body_complete = match within(&idle, upload(c, &head, &mut to_tunnel, &idle)).await {
+            Some(complete) => complete,
+            None => {
+                // The stream is reset (CANCEL) as `to_tunnel` drops, unfinished.
+                c.fail(
+                    408,
+                    &format!("request body stalled: no byte for {limit:?}\n"),
+                )
+                .await;
+                return After::Close;
+            }
+        };
     }
     let head_only = head.method == http1::Method::Head;
     let complete = download(c, req.cfg, &mut events, head_only).await;
@@ -491,7 +505,13 @@ async fn proxy_http(
 }
 
 /// Client → tunnel. Returns true when the whole request body was read and handed over.
-async fn upload(c: &mut Client, head: &RequestHead, to: &mut StreamSender) -> bool {
+/// Sends the request body into the tunnel; touches `idle` at each read from the client.
+async fn upload(
+    c: &mut Client,
+    head: &RequestHead,
+    to: &mut StreamSender,
+    idle: &IdleDeadline,
+) -> bool {
     match head.body {
         BodyKind::Length(mut left) => {
             while left > 0 {
@@ -499,6 +519,7 @@ async fn upload(c: &mut Client, head: &RequestHead, to: &mut StreamSender) -> bo
                     let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
                     return false;
                 }
+                idle.touch();
                 let n = (c.buf.len() as u64).min(left) as usize;
                 left -= n as u64;
                 let chunk = c.buf.split_to(n).freeze();
@@ -525,6 +546,7 @@ async fn upload(c: &mut Client, head: &RequestHead, to: &mut StreamSender) -> bo
                             let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
                             return false;
                         }
+                        idle.touch();
                     }
                     Err(_) => {
                         let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
@@ -545,7 +567,7 @@ async fn download(
     head_only: bool,
 ) -> bool {
     match await_response(c, cfg, events).await {
-        Some((resp, end)) => write_response(c, resp, end, events, head_only).await,
+        Some((resp, end)) => write_response(c, cfg, resp, end, events, head_only).await,
         None => false,
     }
 }
@@ -596,6 +618,7 @@ pub(super) async fn await_response(
 /// when it was complete.
 pub(super) async fn write_response(
     c: &mut Client,
+    cfg: &RelayConfig,
     resp: crate::proto::h2::ResponseHead,
     end: bool,
     events: &mut StreamEvents,
@@ -626,35 +649,48 @@ pub(super) async fn write_response(
         return true;
     }
     let chunked = body == BodyKind::Chunked;
-    while let Some(ev) = events.next().await {
-        match ev {
-            StreamEvent::Data { data, end_stream } => {
-                let mut chunks = Vec::with_capacity(4);
-                if chunked && !data.is_empty() {
-                    let mut h = BytesMut::with_capacity(16);
-                    http1::chunk_header(data.len(), &mut h);
-                    chunks.extend([h.freeze(), data, Bytes::from_static(b"\r\n")]);
-                } else if !data.is_empty() {
-                    chunks.push(data);
+    // A body that stalls for the idle limit ends the response: mid-body, closing the
+    // connection is the only honest signal HTTP/1.1 has.
+    let idle = IdleDeadline::new(cfg.idle_timeout);
+    let body = within(&idle, async {
+        while let Some(ev) = events.next().await {
+            idle.touch();
+            match ev {
+                StreamEvent::Data { data, end_stream } => {
+                    let mut chunks = Vec::with_capacity(4);
+                    if chunked && !data.is_empty() {
+                        let mut h = BytesMut::with_capacity(16);
+                        http1::chunk_header(data.len(), &mut h);
+                        chunks.extend([h.freeze(), data, Bytes::from_static(b"\r\n")]);
+                    } else if !data.is_empty() {
+                        chunks.push(data);
+                    }
+                    if end_stream && chunked {
+                        chunks.push(Bytes::from_static(b"0\r\n\r\n"));
+                    }
+                    if !chunks.is_empty() && !c.send_all(chunks).await {
+                        return false;
+                    }
+                    if end_stream {
+                        return true;
+                    }
                 }
-                if end_stream && chunked {
-                    chunks.push(Bytes::from_static(b"0\r\n\r\n"));
+                StreamEvent::Trailers(_) => {
+                    return !chunked || c.send(Bytes::from_static(b"0\r\n\r\n")).await;
                 }
-                if !chunks.is_empty() && !c.send_all(chunks).await {
-                    return false;
-                }
-                if end_stream {
-                    return true;
-                }
+                // Mid-body failure: the only honest signal left in HTTP/1.1 is closing.
+                _ => return false,
             }
-            StreamEvent::Trailers(_) => {
-                return !chunked || c.send(Bytes::from_static(b"0\r\n\r\n")).await;
-            }
-            // Mid-body failure: the only honest signal left in HTTP/1.1 is closing.
-            _ => return false,
+        }
+        false
+    });
+    match body.await {
+        Some(complete) => complete,
+        None => {
+            tracing::info!(peer = %c.peer, "response body stalled: no byte for {:?}; closing", cfg.idle_timeout);
+            false
         }
     }
-    false
 }
 
 /// Opens a CONNECT stream and answers the client; the stream, once the client has its `200`,

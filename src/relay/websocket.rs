@@ -53,7 +53,7 @@ pub(super) async fn proxy(
     let mut stream = route(req, c, &head, h2, false).await?;
     let (resp, end) = await_response(c, cfg, &mut stream.events).await?;
     if resp.status != 200 {
-        write_response(c, resp, end, &mut stream.events, false).await;
+        write_response(c, cfg, resp, end, &mut stream.events, false).await;
         return None;
     }
     if end {
