@@ -158,3 +158,46 @@ fn a_stalled_response_body_is_cut() {
     );
     assert!(sent.elapsed() >= LIMIT - TICK, "after {:?}", sent.elapsed());
 }
+
+/// After the client's half-close the relay's idle close must still reach the connector: the
+/// backend connection is released then, not at the connector's own (longer) limit. The backend
+/// here stays silent after its EOF; once the connector has let go of it, its writes fail.
+#[test]
+fn an_idle_close_after_the_clients_half_close_releases_the_backend() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let backend_addr = listener.local_addr().expect("addr");
+    let backend = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().expect("accept");
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut b = [0u8; 64];
+        // The client's FIN arrives as EOF; then stay silent past the relay's idle limit.
+        while let Ok(1..) = read(&mut sock, &mut b) {}
+        std::thread::sleep(LIMIT + Duration::from_millis(1500));
+        // The first write may still be accepted by the kernel; the connector's close answers
+        // it with a reset, and a later write fails.
+        (0..10).any(|_| {
+            let failed = sock.write_all(b"late").is_err();
+            std::thread::sleep(Duration::from_millis(100));
+            failed
+        })
+    });
+    let stack = demo::start(&StackOptions {
+        relay_idle_timeout: LIMIT,
+        extra_maps: vec![format!("held.virtual:7000={backend_addr}/tcp")],
+        ..StackOptions::default()
+    })
+    .expect("demo stack starts");
+    let target = Address::Domain("held.virtual".into());
+    let mut sock =
+        socks::open(stack.socks, socks::SocksAuth::Nothing, &target, 7000).expect("SOCKS5");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    sock.shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    read_to_close(&mut sock);
+    assert!(
+        backend.join().expect("backend thread"),
+        "the backend connection was still open well after the relay's idle close"
+    );
+}

@@ -179,6 +179,11 @@ pub async fn splice(
         &idle,
     )
     .await;
+    if end != SpliceEnd::Finished {
+        // Dropping the halves resets only a stream whose request side is still open: after
+        // the client's half-close the connector would keep its backend connection.
+        to_tunnel.abandon();
+    }
     if end == SpliceEnd::Idle {
         tracing::info!(%peer, "spliced stream closed: no byte either way for {idle_limit:?}");
     }

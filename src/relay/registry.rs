@@ -399,15 +399,18 @@ async fn bridge(
     mut to_front: mpsc::Sender<StreamEvent>,
 ) {
     let upload = async {
+        // After END_STREAM the channel is still watched: the door may give up on the stream
+        // later (`StreamSender::abandon`), and that reset must reach the connector.
         loop {
             match from_front.next().await {
                 Some(Outbound::Data(data, end)) => {
-                    if stream.send_data(data, end).await.is_err() || end {
+                    if stream.send_data(data, end).await.is_err() {
                         return;
                     }
                 }
                 Some(Outbound::Reset(reason)) => return stream.reset(reason),
-                // The front-door connection went away mid-request.
+                // The front-door connection went away: mid-request, or after its END_STREAM
+                // with the answer still coming. A stream closed both ways ignores the reset.
                 None => return stream.reset(Reason::CANCEL),
             }
         }

@@ -106,6 +106,28 @@ impl StreamSender {
     }
 }
 
+impl StreamSender {
+    /// Resets the stream (CANCEL) even after this side's END_STREAM: the door gave up on it
+    /// (idle limit, client gone), so the connector must let go of its backend connection now
+    /// rather than wait for bytes that nobody will read. A stream already closed both ways is
+    /// left alone (a reset of it is no frame at all).
+    ///
+    /// Bridged, the reset goes through the channel if it has room; else the channel is
+    /// closed, and the bridge resets once it has passed on what was queued before.
+    pub fn abandon(&mut self) {
+        match &mut self.0 {
+            Sender::Local { stream, ended } => {
+                *ended = true;
+                stream.reset(Reason::CANCEL);
+            }
+            Sender::Remote(tx) => {
+                let _ = tx.try_send(Outbound::Reset(Reason::CANCEL));
+                tx.close_channel();
+            }
+        }
+    }
+}
+
 impl Drop for StreamSender {
     fn drop(&mut self) {
         // As the bridge does when its channel closes: a request the door abandoned mid-way
