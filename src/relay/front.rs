@@ -16,19 +16,15 @@
 
 use super::auth::{Caller, Door, FrontAuth, CALLER_FIELD};
 use super::connect::{self, ConnectAnswer};
+use super::exchange::{download, upload};
 use super::live::AuthCell;
-use super::registry::{
-    MovedDoor, Outbound, Registry, Route, RouteError, StreamEvents, StreamSender, TunnelStream,
-};
+use super::registry::{MovedDoor, Registry, Route, RouteError, TunnelStream};
 use super::websocket;
 use super::RelayConfig;
 use crate::io::idle::{within, IdleDeadline};
 use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::hpack::Field;
-use crate::proto::http1::{
-    self, BodyKind, ChunkedDecoder, ChunkedItem, RequestHead, Scheme, Target,
-};
-use crate::tunnel::StreamEvent;
+use crate::proto::http1::{self, BodyKind, RequestHead, Scheme, Target};
 use bytes::{Buf, Bytes, BytesMut};
 use compio::buf::BufResult;
 use compio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,7 +50,7 @@ pub(super) struct Client {
 
 impl Client {
     /// Reads more into `buf`; `Ok(0)` at EOF.
-    async fn fill(&mut self) -> std::io::Result<usize> {
+    pub(super) async fn fill(&mut self) -> std::io::Result<usize> {
         self.buf.reserve(READ_CHUNK);
         let buf = std::mem::take(&mut self.buf);
         let BufResult(r, b) = self.rd.append(buf).await;
@@ -67,7 +63,7 @@ impl Client {
         r.is_ok()
     }
 
-    async fn send_all(&mut self, chunks: Vec<Bytes>) -> bool {
+    pub(super) async fn send_all(&mut self, chunks: Vec<Bytes>) -> bool {
         let BufResult(r, _) = self.wr.write_vectored_all(chunks).await;
         r.is_ok()
     }
@@ -501,195 +497,6 @@ async fn proxy_http(
         After::KeepAlive
     } else {
         After::Close
-    }
-}
-
-/// Client → tunnel. Returns true when the whole request body was read and handed over.
-/// Sends the request body into the tunnel; touches `idle` at each read from the client.
-async fn upload(
-    c: &mut Client,
-    head: &RequestHead,
-    to: &mut StreamSender,
-    idle: &IdleDeadline,
-) -> bool {
-    match head.body {
-        BodyKind::Length(mut left) => {
-            while left > 0 {
-                if c.buf.is_empty() && !matches!(c.fill().await, Ok(n) if n > 0) {
-                    let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
-                    return false;
-                }
-                idle.touch();
-                let n = (c.buf.len() as u64).min(left) as usize;
-                left -= n as u64;
-                let chunk = c.buf.split_to(n).freeze();
-                if to.send(Outbound::Data(chunk, left == 0)).await.is_err() {
-                    return false;
-                }
-            }
-            true
-        }
-        BodyKind::Chunked => {
-            let mut dec = ChunkedDecoder::new();
-            loop {
-                match dec.decode(&mut c.buf) {
-                    Ok(Some(ChunkedItem::Data(d))) => {
-                        if to.send(Outbound::Data(d, false)).await.is_err() {
-                            return false;
-                        }
-                    }
-                    Ok(Some(ChunkedItem::End(_))) => {
-                        return to.send(Outbound::Data(Bytes::new(), true)).await.is_ok();
-                    }
-                    Ok(None) => {
-                        if !matches!(c.fill().await, Ok(n) if n > 0) {
-                            let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
-                            return false;
-                        }
-                        idle.touch();
-                    }
-                    Err(_) => {
-                        let _ = to.send(Outbound::Reset(crate::proto::Reason::CANCEL)).await;
-                        return false;
-                    }
-                }
-            }
-        }
-        _ => true,
-    }
-}
-
-/// Tunnel → client. Returns true when a complete response was written.
-async fn download(
-    c: &mut Client,
-    cfg: &RelayConfig,
-    events: &mut StreamEvents,
-    head_only: bool,
-) -> bool {
-    match await_response(c, cfg, events).await {
-        Some((resp, end)) => write_response(c, cfg, resp, end, events, head_only).await,
-        None => false,
-    }
-}
-
-/// The final response head from the tunnel (interim heads skipped), and whether the stream
-/// ended with it. `None` once the client has been told why there is none (502, 504).
-pub(super) async fn await_response(
-    c: &mut Client,
-    cfg: &RelayConfig,
-    events: &mut StreamEvents,
-) -> Option<(crate::proto::h2::ResponseHead, bool)> {
-    let answer = loop {
-        match compio::time::timeout(cfg.response_timeout, events.next()).await {
-            Err(_) => {
-                let t = cfg.response_timeout;
-                c.fail(
-                    504,
-                    &format!("no response through the tunnel within {t:?}\n"),
-                )
-                .await;
-                return None;
-            }
-            Ok(Some(StreamEvent::Response { head, end_stream })) => {
-                if head.is_informational() {
-                    continue;
-                }
-                break (head, end_stream);
-            }
-            Ok(Some(StreamEvent::Reset(r))) => {
-                c.fail(502, &format!("the connector reset the request ({r})\n"))
-                    .await;
-                return None;
-            }
-            Ok(other) => {
-                let why = match other {
-                    Some(StreamEvent::TunnelClosed(e)) => e.to_string(),
-                    _ => "stream ended without a response".to_string(),
-                };
-                c.fail(502, &format!("tunnel failed: {why}\n")).await;
-                return None;
-            }
-        }
-    };
-    Some(answer)
-}
-
-/// Writes a response from the tunnel to the client in HTTP/1.1, body included. Returns true
-/// when it was complete.
-pub(super) async fn write_response(
-    c: &mut Client,
-    cfg: &RelayConfig,
-    resp: crate::proto::h2::ResponseHead,
-    end: bool,
-    events: &mut StreamEvents,
-    head_only: bool,
-) -> bool {
-    let body = if end || head_only {
-        resp.content_length()
-            .filter(|_| head_only)
-            .map_or(BodyKind::Length(0), |_| BodyKind::Empty)
-    } else {
-        resp.content_length()
-            .map_or(BodyKind::Chunked, BodyKind::Length)
-    };
-    let mut out = BytesMut::with_capacity(512);
-    let fields = resp.fields.iter().map(|f| (&f.name[..], &f.value[..]));
-    if http1::write_response_head(resp.status, b"", fields, body, &mut out).is_err() {
-        c.fail(
-            502,
-            "the backend's response cannot be expressed in HTTP/1.1\n",
-        )
-        .await;
-        return false;
-    }
-    if !c.send(out.freeze()).await {
-        return false;
-    }
-    if end {
-        return true;
-    }
-    let chunked = body == BodyKind::Chunked;
-    // A body that stalls for the idle limit ends the response: mid-body, closing the
-    // connection is the only honest signal HTTP/1.1 has.
-    let idle = IdleDeadline::new(cfg.idle_timeout);
-    let body = within(&idle, async {
-        while let Some(ev) = events.next().await {
-            idle.touch();
-            match ev {
-                StreamEvent::Data { data, end_stream } => {
-                    let mut chunks = Vec::with_capacity(4);
-                    if chunked && !data.is_empty() {
-                        let mut h = BytesMut::with_capacity(16);
-                        http1::chunk_header(data.len(), &mut h);
-                        chunks.extend([h.freeze(), data, Bytes::from_static(b"\r\n")]);
-                    } else if !data.is_empty() {
-                        chunks.push(data);
-                    }
-                    if end_stream && chunked {
-                        chunks.push(Bytes::from_static(b"0\r\n\r\n"));
-                    }
-                    if !chunks.is_empty() && !c.send_all(chunks).await {
-                        return false;
-                    }
-                    if end_stream {
-                        return true;
-                    }
-                }
-                StreamEvent::Trailers(_) => {
-                    return !chunked || c.send(Bytes::from_static(b"0\r\n\r\n")).await;
-                }
-                // Mid-body failure: the only honest signal left in HTTP/1.1 is closing.
-                _ => return false,
-            }
-        }
-        false
-    });
-    match body.await {
-        Some(complete) => complete,
-        None => {
-            tracing::info!(peer = %c.peer, "response body stalled: no byte for {:?}; closing", cfg.idle_timeout);
-            false
-        }
     }
 }
 

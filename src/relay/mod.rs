@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod connect;
+mod exchange;
 pub mod from_config;
 pub mod front;
 pub mod live;

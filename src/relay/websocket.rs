@@ -6,7 +6,8 @@
 //! exactly like a CONNECT tunnel. Any other answer reaches the client as an ordinary
 //! response (403 when the resource does not allow WebSocket, the backend's own refusal, ...).
 
-use super::front::{await_response, h2_fields, route, write_response, Client, Request};
+use super::exchange::{await_response, write_response};
+use super::front::{h2_fields, route, Client, Request};
 use super::stream::TunnelStream;
 use crate::proto::h2::RequestHead as H2Request;
 use crate::proto::http1::{self, BodyKind, Method, RequestHead, Version};
