@@ -109,27 +109,34 @@ fn read_to_close(sock: &mut TcpStream) -> Vec<u8> {
     }
 }
 
+/// Sends `request` to the proxy door of a stack started with `opts`; returns everything that
+/// came back until the relay closed the connection, and how long that took.
+fn exchange(opts: StackOptions, request: &[u8]) -> (Vec<u8>, Duration) {
+    let stack = demo::start(&opts).expect("demo stack starts");
+    let mut sock = TcpStream::connect(stack.proxy).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    sock.write_all(request).expect("send");
+    let sent = Instant::now();
+    let answer = read_to_close(&mut sock);
+    (answer, sent.elapsed())
+}
+
 /// An HTTP request whose body stops arriving is answered 408 once the relay's idle limit has
 /// passed without a byte, and the connection closes.
 #[test]
 fn a_stalled_request_body_gets_408() {
-    let stack = demo::start(&StackOptions {
-        relay_idle_timeout: LIMIT,
-        ..StackOptions::default()
-    })
-    .expect("demo stack starts");
-    let mut sock = TcpStream::connect(stack.proxy).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    sock.write_all(
+    let (answer, waited) = exchange(
+        StackOptions {
+            relay_idle_timeout: LIMIT,
+            ..StackOptions::default()
+        },
         b"POST http://erp.virtual/upload HTTP/1.1\r\nhost: erp.virtual\r\ncontent-length: 100\r\n\r\n0123456789",
-    )
-    .expect("send");
-    let sent = Instant::now();
-    let answer = String::from_utf8_lossy(&read_to_close(&mut sock)).into_owned();
+    );
+    let answer = String::from_utf8_lossy(&answer).into_owned();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request body stalled"), "{answer}");
-    assert!(sent.elapsed() >= LIMIT - TICK, "after {:?}", sent.elapsed());
+    assert!(waited >= LIMIT - TICK, "after {waited:?}");
 }
 
 /// A backend that stops in the middle of its response body: once the connector's idle limit
@@ -137,18 +144,13 @@ fn a_stalled_request_body_gets_408() {
 /// the announced length, which is how HTTP/1.1 says a body is cut.
 #[test]
 fn a_stalled_response_body_is_cut() {
-    let stack = demo::start(&StackOptions {
-        connector_idle_timeout: LIMIT,
-        ..StackOptions::default()
-    })
-    .expect("demo stack starts");
-    let mut sock = TcpStream::connect(stack.proxy).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    sock.write_all(b"GET http://erp.virtual/stall HTTP/1.1\r\nhost: erp.virtual\r\n\r\n")
-        .expect("send");
-    let sent = Instant::now();
-    let answer = read_to_close(&mut sock);
+    let (answer, waited) = exchange(
+        StackOptions {
+            connector_idle_timeout: LIMIT,
+            ..StackOptions::default()
+        },
+        b"GET http://erp.virtual/stall HTTP/1.1\r\nhost: erp.virtual\r\n\r\n",
+    );
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("content-length: 100"), "{text}");
@@ -156,7 +158,7 @@ fn a_stalled_response_body_is_cut() {
         text.ends_with("\r\n\r\n0123456789"),
         "only the 10 bytes sent: {text}"
     );
-    assert!(sent.elapsed() >= LIMIT - TICK, "after {:?}", sent.elapsed());
+    assert!(waited >= LIMIT - TICK, "after {waited:?}");
 }
 
 /// After the client's half-close the relay's idle close must still reach the connector: the

@@ -81,13 +81,24 @@ async fn registered_tunnel(
     registry: &Arc<Registry>,
     echo: bool,
 ) -> compio::runtime::JoinHandle<crate::tunnel::TunnelError> {
+    registered_tunnel_with(registry, |server| {
+        if echo {
+            serve_echo(server);
+        }
+    })
+    .await
+}
+
+/// [`registered_tunnel`] with the connector's side served by `serve` (given its tunnel).
+async fn registered_tunnel_with(
+    registry: &Arc<Registry>,
+    serve: impl FnOnce(Tunnel),
+) -> compio::runtime::JoinHandle<crate::tunnel::TunnelError> {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
     let server = Tunnel::new(Role::Server, Config::default());
-    if echo {
-        serve_echo(server.clone());
-    }
+    serve(server.clone());
     let sock = s.expect("accept").0;
     let connector = compio::runtime::spawn(async move { server.run(TcpTransport(sock)).await });
     let serving = registry.clone();
@@ -246,6 +257,17 @@ fn a_tunnel_that_panics_leaves_the_registry() {
     });
 }
 
+/// Sends END_STREAM, lets it reach the connector (as in a splice that idles later), then gives
+/// the stream up.
+async fn end_then_abandon(s: &mut TunnelStream) {
+    s.to_tunnel
+        .send(Outbound::Data(Bytes::new(), true))
+        .await
+        .expect("end");
+    compio::time::sleep(Duration::from_millis(200)).await;
+    s.to_tunnel.abandon();
+}
+
 /// A door that gives up on a stream after its own END_STREAM (`StreamSender::abandon`) still
 /// resets it at the connector, on both paths: the connector must release its backend then.
 #[test]
@@ -258,63 +280,37 @@ fn an_abandoned_stream_is_reset_after_end_stream_local_and_bridged() {
     let a = std::thread::spawn(move || {
         let rt = compio::runtime::Runtime::new().expect("runtime A");
         rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let (c, s) = futures_util::join!(TcpStream::connect(addr), listener.accept());
-            let server = Tunnel::new(Role::Server, Config::default());
-            let run = server.clone();
-            let sock = s.expect("accept").0;
-            compio::runtime::spawn(async move { run.run(TcpTransport(sock)).await }).detach();
-            compio::runtime::spawn(async move {
-                while let Some((stream, _, _)) = server.accept().await {
-                    let seen_tx = seen_tx.clone();
-                    compio::runtime::spawn(async move {
-                        let _ = stream.send_response(&ResponseHead::new(200), false);
-                        loop {
-                            match stream.next().await {
-                                Some(StreamEvent::Data {
-                                    end_stream: true, ..
-                                }) => break,
-                                Some(_) => {}
-                                None => return,
+            let _connector = registered_tunnel_with(&reg, |server| {
+                compio::runtime::spawn(async move {
+                    while let Some((stream, _, _)) = server.accept().await {
+                        let seen_tx = seen_tx.clone();
+                        compio::runtime::spawn(async move {
+                            let _ = stream.send_response(&ResponseHead::new(200), false);
+                            loop {
+                                match stream.next().await {
+                                    Some(StreamEvent::Data {
+                                        end_stream: true, ..
+                                    }) => break,
+                                    Some(_) => {}
+                                    None => return,
+                                }
                             }
-                        }
-                        let next = compio::time::timeout(Duration::from_secs(10), stream.next());
-                        let _ = seen_tx.send(next.await.ok().flatten());
-                    })
-                    .detach();
-                }
+                            let next =
+                                compio::time::timeout(Duration::from_secs(10), stream.next());
+                            let _ = seen_tx.send(next.await.ok().flatten());
+                        })
+                        .detach();
+                    }
+                })
+                .detach();
             })
-            .detach();
-            let serving = reg.clone();
-            let sock = c.expect("connect");
-            compio::runtime::spawn(async move {
-                let identity = Identity {
-                    tenant: TENANT.into(),
-                    location: LOCATION.into(),
-                };
-                let client = Tunnel::new(Role::Client, Config::default());
-                serving
-                    .serve_tunnel(&identity, client, TcpTransport(sock))
-                    .await
-            })
-            .detach();
-            while reg.count(TENANT, LOCATION) == 0 {
-                compio::time::sleep(Duration::from_millis(1)).await;
-            }
+            .await;
             let mut local = reg
                 .open(TENANT, LOCATION, connect_head(), false)
                 .await
                 .expect("local open");
             assert!(local.is_local());
-            local
-                .to_tunnel
-                .send(Outbound::Data(Bytes::new(), true))
-                .await
-                .expect("end");
-            // Let the END_STREAM reach the connector first, as in a splice that idles later.
-            compio::time::sleep(Duration::from_millis(200)).await;
-            local.to_tunnel.abandon();
+            end_then_abandon(&mut local).await;
             let _ = compio::time::timeout(Duration::from_secs(20), finished).await;
         });
     });
@@ -332,13 +328,7 @@ fn an_abandoned_stream_is_reset_after_end_stream_local_and_bridged() {
                 .await
                 .expect("remote open");
             assert!(!remote.is_local());
-            remote
-                .to_tunnel
-                .send(Outbound::Data(Bytes::new(), true))
-                .await
-                .expect("end");
-            compio::time::sleep(Duration::from_millis(200)).await;
-            remote.to_tunnel.abandon();
+            end_then_abandon(&mut remote).await;
             // Keep the events half: the reset must not depend on the door dropping it.
             compio::time::sleep(Duration::from_millis(500)).await;
             drop(remote);
