@@ -92,8 +92,9 @@ pub(super) fn spawn_splice(
 /// the log line of an idle close.
 ///
 /// A clean half-close in one direction leaves the other running (TCP semantics); a failure
-/// in either ends both, closing the client socket. Whatever ends the splice early drops the
-/// stream unfinished, which resets it (CANCEL) towards the connector and its backend.
+/// in either ends both, closing the client socket. Whatever ends the splice other than
+/// cleanly resets the stream (CANCEL) towards the connector and its backend, even after the
+/// client's half-close (`StreamSender::abandon`).
 pub async fn splice(
     rd: &mut TcpStream,
     wr: &mut TcpStream,
