@@ -44,11 +44,6 @@ impl IdleDeadline {
         self.last.set(Instant::now());
     }
 
-    /// How long the splice may stay quiet.
-    pub fn limit(&self) -> Duration {
-        self.limit
-    }
-
     /// Resolves once nothing has called [`touch`](Self::touch) for the limit. A limit too
     /// large to add to the clock never expires.
     pub async fn expired(&self) {

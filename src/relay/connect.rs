@@ -2,8 +2,7 @@
 //! moving bytes both ways between the client socket and the tunnel stream with half-close.
 
 use super::stream::{Outbound, StreamEvents, TunnelStream};
-pub use crate::io::idle::SpliceEnd;
-use crate::io::idle::{drive, IdleDeadline};
+use crate::io::idle::{drive, IdleDeadline, SpliceEnd};
 use crate::tunnel::StreamEvent;
 use bytes::{Bytes, BytesMut};
 use compio::buf::BufResult;
@@ -95,7 +94,7 @@ pub(super) fn spawn_splice(
 /// in either ends both, closing the client socket. Whatever ends the splice other than
 /// cleanly resets the stream (CANCEL) towards the connector and its backend, even after the
 /// client's half-close (`StreamSender::abandon`).
-pub async fn splice(
+async fn splice(
     rd: &mut TcpStream,
     wr: &mut TcpStream,
     pending: &mut BytesMut,
